@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README:
+#   ./dev.sh demo   install what is needed, embed scikit-learn's digits with UMAP into demo-output/
+#   ./dev.sh test   install what is needed (with the test extra), run the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV="${ARDR_VENV:-.venv}"
+
+ensure_venv() {
+    local extra="$1" stamp
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+        # Debian's python3 ships venv/ensurepip separately.
+        if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+        else
+            echo "python3-venv is missing: install it (apt-get install python3-venv)" >&2; exit 1
+        fi
+    fi
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    stamp="$VENV/.ardr-installed-${extra:-base}-$(sha1sum pyproject.toml | cut -c1-12)"
+    if [ ! -f "$stamp" ]; then
+        "$VENV/bin/python" -m pip install -q --upgrade pip
+        "$VENV/bin/python" -m pip install -q -e ".${extra:+[$extra]}"
+        touch "$stamp"
+    fi
+}
+
+case "${1:-}" in
+    demo)
+        ensure_venv ""
+        "$VENV/bin/ardr" embed --dataset digits --method umap --seed 0 --out "${2:-demo-output}"
+        ;;
+    test)
+        ensure_venv test
+        shift
+        "$VENV/bin/python" -m pytest -q "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo [OUT_DIR] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+esac

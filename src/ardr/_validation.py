@@ -1,0 +1,91 @@
+"""Input checks shared by the estimators, metrics and CLI: one place, clear messages."""
+
+import numbers
+
+import numpy as np
+
+
+def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
+    """Return X as a C-contiguous 2-D float array, or raise ValueError naming the problem."""
+    try:
+        import scipy.sparse as sp
+
+        if sp.issparse(X):
+            X = X.toarray()
+    except ImportError:  # pragma: no cover
+        pass
+    arr = np.asarray(X)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+    ):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}")
+    n, D = arr.shape
+    if n == 0 or D == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+    if n < min_rows:
+        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    arr = np.asarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    if dtype is not None and np.dtype(dtype) != np.float64:
+        with np.errstate(over="ignore"):
+            arr = arr.astype(dtype)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} has values too large in magnitude for {np.dtype(dtype).name}")
+    arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def check_labels(labels, n, *, name="labels"):
+    """Labels as a 1-D array of length n."""
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"{name} has {len(y)} entries but the data has {n} rows")
+    return y
+
+
+def check_int(value, name, *, low=None, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_float(value, name, *, low=None, high=None, low_inclusive=True):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if low is not None and (value < low or (not low_inclusive and value == low)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {op} {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_seed(random_state):
+    """An integer seed for the counter-based generator (None draws one from the OS)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**32))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**32 - 1))
+    return check_int(random_state, "random_state", low=0, high=2**32 - 1)

@@ -1,0 +1,154 @@
+"""Input kernels: similarities between input points, as sparse symmetric matrices.
+
+- ``umap_graph``: UMAP's fuzzy simplicial set (per-point bandwidths, fuzzy union).
+- ``tsne_affinities``: tSNE's perplexity-calibrated Gaussian, symmetrized, summing to 1.
+- ``membership_strengths`` / ``conditional_gaussian``: the directed rows of each, also
+  used to attach new points to a fitted embedding.
+"""
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+_SMOOTH_K_TOLERANCE = 1e-5
+_MIN_K_DIST_SCALE = 1e-3
+_BISECTION_STEPS = 64
+
+
+@numba.njit(parallel=True, cache=True)
+def _smooth_knn_dist(distances, target, local_connectivity):
+    """Per-point rho (distance to the nearest distinct neighbour) and sigma by bisection,
+    so that sum_j exp(-(d_ij - rho_i) / sigma_i) = target."""
+    n, k = distances.shape
+    rho = np.zeros(n, dtype=np.float64)
+    sigma = np.zeros(n, dtype=np.float64)
+    mean_all = 0.0
+    for i in range(n):
+        for j in range(k):
+            mean_all += distances[i, j]
+    mean_all /= max(1, n * k)
+    for i in numba.prange(n):
+        d = distances[i]
+        # nearest non-zero distance (local_connectivity = 1 in UMAP's default)
+        n_nonzero = 0
+        for j in range(k):
+            if d[j] > 0.0:
+                n_nonzero += 1
+        if n_nonzero >= local_connectivity:
+            index = int(np.floor(local_connectivity))
+            count = 0
+            for j in range(k):
+                if d[j] > 0.0:
+                    count += 1
+                    if count == index:
+                        rho[i] = d[j]
+                        break
+        elif n_nonzero > 0:
+            rho[i] = np.max(d)
+        lo, hi, mid = 0.0, np.inf, 1.0
+        for _ in range(_BISECTION_STEPS):
+            psum = 0.0
+            for j in range(k):
+                gap = d[j] - rho[i]
+                psum += np.exp(-(gap / mid)) if gap > 0 else 1.0
+            if abs(psum - target) < _SMOOTH_K_TOLERANCE:
+                break
+            if psum > target:
+                hi = mid
+                mid = (lo + hi) / 2.0
+            else:
+                lo = mid
+                mid = mid * 2.0 if hi == np.inf else (lo + hi) / 2.0
+        sigma[i] = mid
+        mean_i = np.mean(d)
+        floor = _MIN_K_DIST_SCALE * (mean_i if rho[i] > 0.0 else mean_all)
+        if sigma[i] < floor:
+            sigma[i] = floor
+    return rho, sigma
+
+
+def membership_strengths(distances, n_neighbors, local_connectivity=1.0):
+    """UMAP's directed weights v_{j|i} = exp(-(d_ij - rho_i) / sigma_i) for each kNN entry.
+
+    ``distances`` holds the n_neighbors - 1 nearest *other* points (UMAP's n_neighbors
+    counts the point itself), so the bandwidth target is log2(n_neighbors).
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    rho, sigma = _smooth_knn_dist(d, np.log2(n_neighbors), float(local_connectivity))
+    gap = d - rho[:, None]
+    # gap <= 0 (within rho) means weight 1; sigma is only 0 when every distance is 0
+    scaled = np.divide(gap, sigma[:, None], out=np.zeros_like(gap), where=gap > 0)
+    return np.exp(-scaled).astype(np.float32)
+
+
+def _directed_matrix(indices, weights, n_cols):
+    n, k = indices.shape
+    rows = np.repeat(np.arange(n, dtype=np.int32), k)
+    M = sp.csr_matrix((weights.ravel(), (rows, indices.ravel())), shape=(n, n_cols))
+    M.sum_duplicates()
+    return M
+
+
+def umap_graph(indices, distances, n_neighbors):
+    """UMAP's fuzzy union P = V + V^T - V o V^T of the directed membership strengths."""
+    n = indices.shape[0]
+    V = _directed_matrix(indices, membership_strengths(distances, n_neighbors), n)
+    Vt = V.T.tocsr()
+    P = (V + Vt - V.multiply(Vt)).tocsr()
+    P.eliminate_zeros()
+    P.sort_indices()
+    return P.astype(np.float32)
+
+
+@numba.njit(parallel=True, cache=True)
+def _perplexity_rows(sq_distances, log_perplexity):
+    """Row-stochastic Gaussian weights whose entropy is log(perplexity), beta by bisection."""
+    n, k = sq_distances.shape
+    P = np.zeros((n, k), dtype=np.float64)
+    for i in numba.prange(n):
+        d = sq_distances[i]
+        d_min = np.min(d)
+        beta, lo, hi = 1.0, 0.0, np.inf
+        # scale so beta=1 is a sensible start whatever the data's units
+        scale = np.mean(d - d_min)
+        if scale <= 0.0:
+            scale = 1.0
+        row = np.empty(k)
+        for _ in range(200):
+            total = 0.0
+            for j in range(k):
+                row[j] = np.exp(-(d[j] - d_min) / scale * beta)
+                total += row[j]
+            entropy = 0.0
+            for j in range(k):
+                row[j] /= total
+                if row[j] > 1e-300:
+                    entropy -= row[j] * np.log(row[j])
+            if abs(entropy - log_perplexity) < 1e-6:
+                break
+            if entropy > log_perplexity:
+                lo = beta
+                beta = beta * 2.0 if hi == np.inf else (lo + hi) / 2.0
+            else:
+                hi = beta
+                beta = (lo + hi) / 2.0
+        for j in range(k):
+            P[i, j] = row[j]
+    return P
+
+
+def conditional_gaussian(distances, perplexity):
+    """tSNE's conditional p_{j|i} over each point's neighbours (rows sum to 1)."""
+    d = np.asarray(distances, dtype=np.float64)
+    return _perplexity_rows(d * d, np.log(perplexity)).astype(np.float32)
+
+
+def tsne_affinities(indices, distances, perplexity):
+    """Symmetric tSNE affinities P = (P_cond + P_cond^T) / (2n), summing to 1."""
+    n = indices.shape[0]
+    P = _directed_matrix(indices, conditional_gaussian(distances, perplexity), n)
+    P = (P + P.T.tocsr()).tocsr()
+    P.eliminate_zeros()
+    P.sort_indices()
+    P.data /= P.data.sum()
+    return P.astype(np.float32)

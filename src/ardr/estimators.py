@@ -1,0 +1,392 @@
+"""scikit-learn style estimators. Thin: they check parameters, then run the pipeline
+kNN -> input kernel -> initial layout -> force law on the one optimizer."""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import affinities, initialization, kernels
+from ._threads import numba_threads
+from ._validation import check_choice, check_data, check_float, check_int, check_seed
+from .forces import graph as graph_forces
+from .forces import repulsion as repulsion_estimators
+from .neighbors import METRICS, check_precomputed, exact_knn, nearest_neighbors
+from .optimize import Schedule, optimize
+
+INPUT_KERNELS = ("umap", "tsne")
+REPULSIONS = ("auto", "sampled", "exact", "fft")
+INITS = ("spectral", "pca", "random")
+EXACT_REPULSION_MAX_ROWS = 5000
+
+
+class ARDR(TransformerMixin, BaseEstimator):
+    """Attraction/repulsion dimensionality reduction: the general estimator.
+
+    An input kernel (``input_kernel``: UMAP's fuzzy graph or tSNE's perplexity
+    affinities), an output kernel q(d) = 1 / (1 + a d^{2b}) and a force law. With
+    ``normalized=False`` the force law is UMAP's sampled cross-entropy; with
+    ``normalized=True`` it is tSNE's KL divergence (P and Q normalized over all pairs)
+    with the repulsion estimated by ``repulsion``: "sampled" (negative samples, the
+    ActUp/GiDR-DUN way), "exact" (all pairs) or "fft" (grid interpolation, Student-t
+    kernel only). ``UMAP`` and ``TSNE`` are presets of this class.
+
+    Attributes after fit: ``embedding_`` (float32), ``graph_`` (sparse input kernel),
+    ``knn_indices_``, ``knn_dists_``, ``a_``, ``b_``, ``n_epochs_``, ``timings_``
+    (seconds per stage), ``n_features_in_``.
+    """
+
+    def __init__(self, n_neighbors=15, n_components=2, *, input_kernel="umap", normalized=False,
+                 perplexity=30.0, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
+                 n_epochs=None, learning_rate="auto", negative_sample_rate=5, repulsion="auto",
+                 early_exaggeration=None, exaggeration_epochs=250, init="spectral",
+                 precomputed_knn=None, knn_method="auto", random_state=None, n_jobs=-1, verbose=False):
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.input_kernel = input_kernel
+        self.normalized = normalized
+        self.perplexity = perplexity
+        self.min_dist = min_dist
+        self.spread = spread
+        self.a = a
+        self.b = b
+        self.metric = metric
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.negative_sample_rate = negative_sample_rate
+        self.repulsion = repulsion
+        self.early_exaggeration = early_exaggeration
+        self.exaggeration_epochs = exaggeration_epochs
+        self.init = init
+        self.precomputed_knn = precomputed_knn
+        self.knn_method = knn_method
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _config(self):
+        """The engine's settings; presets translate their own parameters here."""
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**ARDR.get_params(self, deep=False)) if type(self) is ARDR else self._preset()
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self, n):
+        c = self._cfg
+        check_choice(c.input_kernel, "input_kernel", INPUT_KERNELS)
+        check_choice(c.metric, "metric", METRICS)
+        check_choice(c.repulsion, "repulsion", REPULSIONS)
+        check_choice(c.knn_method, "knn_method", ("auto", "exact", "approximate"))
+        if not isinstance(c.normalized, (bool, np.bool_)):
+            raise ValueError(f"normalized must be True or False, got {c.normalized!r}")
+        check_int(c.n_components, "n_components", low=1)
+        check_int(c.negative_sample_rate, "negative_sample_rate", low=1)
+        check_int(c.exaggeration_epochs, "exaggeration_epochs", low=0)
+        if c.n_epochs is not None:
+            check_int(c.n_epochs, "n_epochs", low=1)
+        if c.learning_rate != "auto":
+            check_float(c.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        if c.early_exaggeration is not None:
+            check_float(c.early_exaggeration, "early_exaggeration", low=0.0, low_inclusive=False)
+        if not (isinstance(c.init, str) and c.init in INITS) and not hasattr(c.init, "__array__") \
+                and not isinstance(c.init, (list, tuple)):
+            raise ValueError(f"unknown init {c.init!r}; choose one of {', '.join(map(repr, INITS))} or an array")
+        if c.a is not None or c.b is not None:
+            if c.a is None or c.b is None:
+                raise ValueError("give both a and b, or neither")
+            a = check_float(c.a, "a", low=0.0, low_inclusive=False)
+            b = check_float(c.b, "b", low=0.0, low_inclusive=False)
+        else:
+            check_float(c.spread, "spread", low=0.0, low_inclusive=False)
+            check_float(c.min_dist, "min_dist", low=0.0)
+            a, b = kernels.fit_ab(c.spread, c.min_dist)
+        if c.repulsion == "fft" and ((a, b) != (1.0, 1.0) or c.n_components > 2 or not c.normalized):
+            raise ValueError("repulsion='fft' needs normalized=True, the Student-t kernel (a = b = 1) "
+                             "and n_components <= 2")
+        if c.input_kernel == "umap":
+            k = check_int(c.n_neighbors, "n_neighbors", low=2)
+            if k > n:
+                warnings.warn(f"n_neighbors={k} exceeds the {n} rows; using n_neighbors={n}", stacklevel=3)
+                k = n
+            n_knn = k - 1  # UMAP's n_neighbors counts the point itself
+        else:
+            perplexity = check_float(c.perplexity, "perplexity", low=0.0, low_inclusive=False)
+            if 3 * perplexity > n - 1:
+                perplexity = max((n - 1) / 3.0, 1.0 if n > 2 else 0.5)
+                warnings.warn(f"perplexity={c.perplexity} is too large for {n} rows; "
+                              f"using perplexity={perplexity:.3g}", stacklevel=3)
+            k = perplexity
+            n_knn = min(n - 1, max(1, int(3 * perplexity)))
+        return a, b, k, n_knn
+
+    # --------------------------------------------------------------- pipeline
+    def fit(self, X, y=None):
+        """Embed X (n_samples x n_features)."""
+        X = check_data(X, min_rows=2)
+        n = X.shape[0]
+        self._cfg = c = self._config()
+        a, b, k, n_knn = self._check_params(n)
+        seed = check_seed(c.random_state)
+        self.n_features_in_ = X.shape[1]
+        self.a_, self.b_ = a, b
+        self._k = k
+        timings = {}
+        with numba_threads(c.n_jobs):
+            t0 = time.perf_counter()
+            if c.precomputed_knn is not None:
+                idx, dist = check_precomputed(c.precomputed_knn, n, n_knn)
+            else:
+                idx, dist = nearest_neighbors(X, n_knn, metric=c.metric, method=c.knn_method,
+                                              random_state=seed, n_jobs=c.n_jobs, verbose=c.verbose)
+            timings["knn"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            P = self._input_kernel(idx, dist, k)
+            timings["graph"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            Y = self._initial_layout(X, P, seed)
+            timings["init"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            self.knn_indices_, self.knn_dists_ = idx, dist
+            self.n_epochs_ = self._default_epochs(n)
+            P_used = self._prune(P, self.n_epochs_) if not c.normalized else P
+            law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
+            self._optimize(Y, law, schedule, "optimize")
+            timings["optimize"] = time.perf_counter() - t0
+        timings["total"] = sum(timings.values())
+        self.timings_ = timings
+        self.graph_ = P
+        self._X_fit = X
+        self._seed = seed
+        self.embedding_ = Y.astype(np.float32)
+        return self
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).embedding_
+
+    def _input_kernel(self, idx, dist, k):
+        c = self._cfg
+        if c.input_kernel == "umap":
+            P = affinities.umap_graph(idx, dist, k)
+            if c.normalized:
+                P = P.copy()
+                P.data /= P.data.sum()
+            return P
+        return affinities.tsne_affinities(idx, dist, k)
+
+    def _default_epochs(self, n):
+        c = self._cfg
+        if c.n_epochs is not None:
+            return int(c.n_epochs)
+        if c.normalized:
+            return 750
+        return 500 if n <= 10_000 else 200
+
+    @staticmethod
+    def _prune(P, n_epochs):
+        """UMAP drops edges too weak to be sampled even once in n_epochs."""
+        P = P.copy()
+        P.data[P.data < P.data.max() / n_epochs] = 0.0
+        P.eliminate_zeros()
+        return P
+
+    def _initial_layout(self, X, P, seed):
+        c = self._cfg
+        n, dim = X.shape[0], c.n_components
+        init = c.init
+        if isinstance(init, str):
+            if init == "spectral":
+                Y = initialization.spectral_layout(P, dim, seed)
+            elif init == "pca":
+                Y = initialization.pca_layout(X, dim, seed)
+            else:
+                Y = initialization.random_layout(n, dim, seed)
+        else:
+            Y = initialization.check_init_array(init, n, dim)
+        rng = np.random.default_rng(seed)
+        if c.normalized:
+            # tSNE convention: the start is tiny (std 1e-4) so early exaggeration can form clusters
+            std = Y[:, 0].std()
+            if not std > 0:
+                Y = rng.normal(size=Y.shape)
+                std = Y[:, 0].std()
+            return Y / std * 1e-4
+        if isinstance(init, str) and init == "spectral":
+            Y = Y + rng.normal(scale=1e-4, size=Y.shape)
+        # umap-learn scales every start into [0, 10]^d
+        span = Y.max(axis=0) - Y.min(axis=0)
+        span[span <= 0] = 1.0
+        return 10.0 * (Y - Y.min(axis=0)) / span
+
+    def _repulsion_estimator(self, n, a, b, seed):
+        c = self._cfg
+        choice = c.repulsion
+        if choice == "auto":
+            if c.input_kernel == "umap" or (a, b) != (1.0, 1.0):
+                choice = "sampled"
+            elif n <= EXACT_REPULSION_MAX_ROWS:
+                choice = "exact"
+            else:
+                choice = "fft" if c.n_components <= 2 else "sampled"
+        if choice == "exact":
+            return repulsion_estimators.Exact()
+        if choice == "fft":
+            return repulsion_estimators.FFT()
+        # As many partners per point as UMAP draws per epoch (rate x neighbours): the
+        # per-point estimate is noisy, Z (a sum over all samples) is not.
+        return repulsion_estimators.Sampled(c.negative_sample_rate * self.knn_indices_.shape[1], seed)
+
+    def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None):
+        """The force law and schedule of this configuration (fit: tail None; transform: fixed tail)."""
+        c = self._cfg
+        if not c.normalized:
+            law = graph_forces.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
+                                                  seed=seed, tail=tail)
+            lr = 1.0 if c.learning_rate == "auto" else float(c.learning_rate)
+            return law, Schedule(n_epochs=n_epochs, learning_rate=lr, decay="linear")
+        exaggeration = c.early_exaggeration if c.early_exaggeration is not None else 12.0
+        early = min(c.exaggeration_epochs, n_epochs) if tail is None else 0
+
+        def exaggeration_at(epoch):
+            return exaggeration if epoch < early else 1.0
+
+        law = graph_forces.NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed),
+                                            exaggeration=exaggeration_at, tail=tail)
+        if c.learning_rate == "auto":
+            # openTSNE / Belkina et al.: n / exaggeration, at least 200 (KL gradient / 4 units);
+            # a tenth of that when the repulsion is sampled, whose noise the gains would
+            # otherwise amplify (measured on digits: 5-NN accuracy 0.28 at 1x, 0.989 at 0.1x).
+            scale = 0.1 if law.repulsion.name == "sampled" else 1.0
+
+            def lr(epoch):
+                return scale * max(200.0, n / exaggeration_at(epoch))
+        else:
+            lr = float(c.learning_rate)
+        schedule = Schedule(n_epochs=n_epochs, learning_rate=lr, momentum=0.8, early_momentum=0.5,
+                            early_epochs=early, gains=True, max_step_norm=5.0)
+        return law, schedule
+
+    def _optimize(self, Y, law, schedule, desc):
+        c = self._cfg
+        progress = None
+        if c.verbose:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=schedule.n_epochs, desc=desc, unit="epoch", leave=False)
+        try:
+            optimize(Y, law, schedule, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+
+    # -------------------------------------------------------------- transform
+    def transform(self, X):
+        """Place new points against the fitted embedding; the fitted points do not move."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "embedding_")
+        c = self._cfg
+        X = check_data(X, min_rows=1)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but this {type(self).__name__} was fitted with "
+                             f"{self.n_features_in_}")
+        n_fit, m = self._X_fit.shape[0], X.shape[0]
+        ref = self.embedding_.astype(np.float64)
+        with numba_threads(c.n_jobs):
+            n_knn = min(n_fit, self.knn_indices_.shape[1] + (1 if c.input_kernel == "umap" else 0))
+            n_knn = max(1, min(n_knn, n_fit))
+            idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, queries=X, exclude_self=False)
+            if c.input_kernel == "umap":
+                weights = affinities.membership_strengths(dist, self._k)
+            else:
+                weights = affinities.conditional_gaussian(dist, min(self._k, max(1.0, n_knn / 3.0)))
+            import scipy.sparse as sp
+
+            rows = np.repeat(np.arange(m), idx.shape[1])
+            P = sp.csr_matrix((weights.ravel().astype(np.float64), (rows, idx.ravel())), shape=(m, n_fit))
+            P.sort_indices()
+            row_sum = np.asarray(P.sum(axis=1)).ravel()
+            row_sum[row_sum <= 0] = 1.0
+            Y = np.asarray((P.multiply(1.0 / row_sum[:, None])) @ ref)
+            seed = self._seed + 1
+            if c.normalized:
+                P = P.multiply(1.0 / (row_sum[:, None] * m)).tocsr()
+                law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, 250, tail=ref)
+                schedule.learning_rate = 0.1 * m
+                schedule.early_epochs = 0
+                schedule.max_step_norm = 1.0
+            else:
+                n_epochs = max(1, self.n_epochs_ // 3)
+                P = self._prune(P.tocsr(), n_epochs)
+                law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, n_epochs, tail=ref)
+                schedule.learning_rate = schedule.learning_rate / 4.0
+            self._optimize(Y, law, schedule, "transform")
+        return Y.astype(np.float32)
+
+
+class UMAP(ARDR):
+    """UMAP on the ardr engine: umap-learn's defaults and schedule, race-free and
+    deterministic by seed. ``normalized=True`` switches to tSNE's normalization (same
+    graph and kernel, KL divergence with sampled repulsion and tSNE's optimizer)."""
+
+    def __init__(self, n_neighbors=15, min_dist=0.1, spread=1.0, n_components=2, metric="euclidean",
+                 n_epochs=None, learning_rate=1.0, negative_sample_rate=5, init="spectral",
+                 random_state=None, n_jobs=-1, verbose=False, *, normalized=False, precomputed_knn=None,
+                 knn_method="auto"):
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.spread = spread
+        self.n_components = n_components
+        self.metric = metric
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.negative_sample_rate = negative_sample_rate
+        self.init = init
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.normalized = normalized
+        self.precomputed_knn = precomputed_knn
+        self.knn_method = knn_method
+
+    def _preset(self):
+        from types import SimpleNamespace
+
+        p = self.get_params(deep=False)
+        if p["normalized"]:
+            p["learning_rate"] = "auto"  # UMAP's rate 1.0 has no meaning in tSNE's units
+        return SimpleNamespace(**ARDR().get_params(deep=False) | p | {"input_kernel": "umap"})
+
+
+class TSNE(ARDR):
+    """tSNE on the ardr engine: perplexity affinities, Student-t output kernel, KL
+    divergence with exact (small n) or FFT-interpolated repulsion, openTSNE's schedule
+    (early exaggeration 12 for 250 iterations with momentum 0.5, then 0.8; gains)."""
+
+    def __init__(self, perplexity=30.0, n_components=2, early_exaggeration=12.0, learning_rate="auto",
+                 n_iter=750, init="pca", random_state=None, n_jobs=-1, verbose=False, *,
+                 metric="euclidean", repulsion="auto", exaggeration_epochs=250, negative_sample_rate=5,
+                 precomputed_knn=None, knn_method="auto"):
+        self.perplexity = perplexity
+        self.n_components = n_components
+        self.early_exaggeration = early_exaggeration
+        self.learning_rate = learning_rate
+        self.n_iter = n_iter
+        self.init = init
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.metric = metric
+        self.repulsion = repulsion
+        self.exaggeration_epochs = exaggeration_epochs
+        self.negative_sample_rate = negative_sample_rate
+        self.precomputed_knn = precomputed_knn
+        self.knn_method = knn_method
+
+    def _preset(self):
+        from types import SimpleNamespace
+
+        p = self.get_params(deep=False)
+        p["n_epochs"] = p.pop("n_iter")
+        fixed = {"input_kernel": "tsne", "normalized": True, "a": 1.0, "b": 1.0}
+        return SimpleNamespace(**ARDR().get_params(deep=False) | p | fixed)

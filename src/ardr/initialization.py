@@ -1,0 +1,89 @@
+"""Starting layouts: spectral (UMAP's default), PCA (tSNE's), random, or a given array."""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+
+def random_layout(n, dim, seed, scale=10.0):
+    """Uniform in [0, scale]^dim, as umap-learn's random init."""
+    return np.random.default_rng(seed).uniform(0.0, scale, size=(n, dim))
+
+
+def pca_layout(X, dim, seed):
+    """Top principal component scores of X (deterministic sign: largest |entry| positive)."""
+    from sklearn.decomposition import PCA
+
+    dim_avail = min(dim, X.shape[1], X.shape[0])
+    Y = np.zeros((X.shape[0], dim))
+    if not np.ptp(X, axis=0).any():
+        return Y  # no variance at all: every start is as good as another
+    Y[:, :dim_avail] = PCA(n_components=dim_avail, random_state=seed).fit_transform(X)
+    if dim_avail < dim:  # fewer features than output dimensions: fill with small noise
+        Y[:, dim_avail:] = np.random.default_rng(seed).normal(scale=1e-4, size=(X.shape[0], dim - dim_avail))
+    flip = np.sign(Y[np.abs(Y).argmax(axis=0), np.arange(dim)])
+    return Y * np.where(flip == 0, 1.0, flip)
+
+
+def spectral_layout(graph, dim, seed):
+    """Leading non-trivial eigenvectors of the normalized adjacency D^-1/2 P D^-1/2.
+
+    These are the bottom eigenvectors of the normalized Laplacian (Laplacian eigenmaps).
+    Disconnected graphs: each component is laid out on its own and the components are
+    placed apart on a spectral layout of their centres; tiny components go to random
+    positions in their slot.
+    """
+    n = graph.shape[0]
+    rng = np.random.default_rng(seed)
+    n_comp, labels = connected_components(graph, directed=False)
+    if n_comp == 1:
+        return _component_spectral(graph, dim, rng)
+    # place components on a grid of cells, each layout scaled to its cell
+    side = int(np.ceil(n_comp ** (1.0 / dim)))
+    Y = np.zeros((n, dim))
+    sizes = np.bincount(labels)
+    for rank, c in enumerate(np.argsort(-sizes, kind="stable")):
+        members = np.flatnonzero(labels == c)
+        sub = graph[members][:, members]
+        local = _component_spectral(sub, dim, rng) if len(members) > dim + 1 else rng.uniform(-1, 1, (len(members), dim))
+        span = np.abs(local).max() or 1.0
+        cell = np.array(np.unravel_index(rank, (side,) * dim), dtype=float)
+        Y[members] = cell * 3.0 + local / span
+    return Y
+
+
+def _component_spectral(graph, dim, rng):
+    n = graph.shape[0]
+    if n <= dim + 1:
+        return rng.uniform(-1, 1, (n, dim))
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, 1e-300))
+    D = sp.diags(inv_sqrt)
+    A = (D @ graph @ D).astype(np.float64)
+    k = dim + 1
+    try:
+        if n < 2 * k + 10 or n <= 500:
+            vals, vecs = np.linalg.eigh(A.toarray())
+        else:
+            from scipy.sparse.linalg import eigsh
+
+            v0 = np.sqrt(np.maximum(degree, 1e-300))
+            vals, vecs = eigsh(A, k=k, which="LA", v0=v0 / np.linalg.norm(v0), tol=1e-4,
+                               ncv=max(2 * k + 1, int(np.sqrt(n))), maxiter=n * 5)
+        order = np.argsort(vals)[::-1]
+        vecs = vecs[:, order[1:k]]
+    except Exception:  # ARPACK non-convergence: fall back like umap-learn does
+        return rng.uniform(-10, 10, (n, dim))
+    # deterministic sign and the expansion umap-learn applies (largest coordinate 10)
+    flip = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+    vecs = vecs * np.where(flip == 0, 1.0, flip)
+    return vecs * (10.0 / max(np.abs(vecs).max(), 1e-300))
+
+
+def check_init_array(init, n, dim):
+    arr = np.asarray(init, dtype=np.float64)
+    if arr.shape != (n, dim):
+        raise ValueError(f"init array must have shape ({n}, {dim}), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("init array contains NaN or infinite values")
+    return arr.copy()

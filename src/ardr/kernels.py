@@ -1,0 +1,68 @@
+"""Output kernels q(d) and the force coefficients they induce.
+
+All methods of the graph family use q(d) = 1 / (1 + a d^{2b}): UMAP fits a, b to
+``min_dist`` and ``spread``; tSNE's Student-t kernel is a = b = 1. Coefficients are
+written in terms of the squared distance t = d^2 and multiply (y_j - y_i).
+"""
+
+import numba
+import numpy as np
+
+REPULSION_EPS = 0.001  # UMAP's guard against division by zero in the repulsion
+
+
+def fit_ab(spread=1.0, min_dist=0.1):
+    """Least-squares a, b with 1/(1 + a d^{2b}) ~ 1 below min_dist, exp(-(d - min_dist)/spread) beyond."""
+    from scipy.optimize import curve_fit
+
+    if spread <= 0:
+        raise ValueError(f"spread must be > 0, got {spread}")
+    if not 0 <= min_dist <= spread:
+        raise ValueError(f"min_dist must lie in [0, spread={spread}], got {min_dist}")
+    x = np.linspace(0, spread * 3, 300)
+    y = np.where(x < min_dist, 1.0, np.exp(-(x - min_dist) / spread))
+    (a, b), _ = curve_fit(lambda x, a, b: 1.0 / (1.0 + a * x ** (2 * b)), x, y)
+    return float(a), float(b)
+
+
+@numba.njit(inline="always", cache=True)
+def q_of_t(t, a, b):
+    """Output similarity from squared distance."""
+    return 1.0 / (1.0 + a * t**b)
+
+
+@numba.njit(inline="always", cache=True)
+def attraction_coefficient(t, a, b):
+    """-d/dt' of log q at t = d^2, times 2: the pull along (y_j - y_i) per unit input weight."""
+    if t <= 0.0:
+        return 0.0
+    tb = t**b  # one power per pair: t^(b-1) = t^b / t
+    return 2.0 * a * b * tb / (t * (1.0 + a * tb))
+
+
+@numba.njit(inline="always", cache=True)
+def umap_repulsion_coefficient(t, a, b):
+    """d/dy of -log(1 - q): UMAP's push away from a negative sample (with its eps guard)."""
+    if t <= 0.0:
+        return 0.0
+    return 2.0 * b / ((REPULSION_EPS + t) * (1.0 + a * t**b))
+
+
+@numba.njit(inline="always", cache=True)
+def normalized_repulsion_coefficient(t, a, b):
+    """-dq/dt times 2 (unnormalized): the push of one pair in the normalized (tSNE) objective,
+    to be divided by Z = sum q. Equals 2 q^2 for the Student-t kernel a = b = 1."""
+    if t <= 0.0:
+        return 2.0 * a * b if b == 1.0 else 0.0
+    tb = t**b
+    q = 1.0 / (1.0 + a * tb)
+    return 2.0 * a * b * (tb / t) * q * q
+
+
+@numba.njit(inline="always", cache=True)
+def clip(value, limit):
+    if value > limit:
+        return limit
+    if value < -limit:
+        return -limit
+    return value

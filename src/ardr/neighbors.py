@@ -1,0 +1,151 @@
+"""k-nearest-neighbour search: exact (blocked BLAS), approximate (pynndescent), precomputed.
+
+Every function returns ``(indices, distances)`` of shape (n, k), int32 and float32,
+sorted by distance, with the query point itself excluded. Exact search is
+deterministic; it is the default below ``EXACT_MAX_ROWS`` rows.
+"""
+
+import warnings
+
+import numpy as np
+
+METRICS = ("euclidean", "cosine")
+EXACT_MAX_ROWS = 20_000
+_BLOCK_ELEMENTS = 16_000_000  # ~64 MB float32 distance block
+
+
+def nearest_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0, n_jobs=-1, verbose=False):
+    """The k nearest neighbours of every row of X among the other rows."""
+    n = X.shape[0]
+    if not 1 <= k <= n - 1:
+        raise ValueError(f"k={k} neighbours need at least {k + 1} rows, got {n}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if method == "auto":
+        method = "exact" if n <= EXACT_MAX_ROWS else "approximate"
+    if method == "exact":
+        return exact_knn(X, k, metric=metric)
+    if method == "approximate":
+        return approximate_knn(X, k, metric=metric, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+    raise ValueError(f"unknown neighbour method {method!r}; choose 'auto', 'exact' or 'approximate'")
+
+
+def _prepare(X, metric):
+    X = np.asarray(X, dtype=np.float32)
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        # A zero row has no direction: it sits at cosine distance 1 from every other row.
+        X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+    return X
+
+
+def _to_metric(key, metric):
+    """Distances from the search key: squared euclidean, or the cosine distance itself."""
+    key = np.maximum(key, 0.0)
+    return key if metric == "cosine" else np.sqrt(key)
+
+
+def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True):
+    """Exact neighbours by blocked matrix products; O(block x n) memory."""
+    R = _prepare(X, metric)
+    Q = R if queries is None else _prepare(queries, metric)
+    r_norms = np.einsum("ij,ij->i", R, R) if metric == "euclidean" else None
+    m, n = Q.shape[0], R.shape[0]
+    indices = np.empty((m, k), dtype=np.int32)
+    distances = np.empty((m, k), dtype=np.float32)
+    block = max(1, _BLOCK_ELEMENTS // n)
+    for start in range(0, m, block):
+        stop = min(m, start + block)
+        q = Q[start:stop]
+        if metric == "cosine":
+            sq = 1.0 - q @ R.T  # the cosine distance itself (1 for a zero row)
+        else:
+            sq = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * (q @ R.T) + r_norms[None, :]
+        if exclude_self:
+            sq[np.arange(stop - start), np.arange(start, stop)] = np.inf
+        part = np.argpartition(sq, k - 1, axis=1)[:, :k]
+        part_sq = np.take_along_axis(sq, part, axis=1)
+        order = _sort_rows(part_sq, part)
+        indices[start:stop] = np.take_along_axis(part, order, axis=1)
+        distances[start:stop] = _to_metric(np.take_along_axis(part_sq, order, axis=1), metric)
+    return indices, distances
+
+
+def _sort_rows(values, ids):
+    """Row-wise order by value, ties broken by index, so results are reproducible."""
+    order = np.argsort(ids, axis=1, kind="stable")
+    v = np.take_along_axis(values, order, axis=1)
+    return np.take_along_axis(order, np.argsort(v, axis=1, kind="stable"), axis=1)
+
+
+def approximate_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verbose=False):
+    """Approximate neighbours with pynndescent (nearest-neighbour descent)."""
+    from pynndescent import NNDescent
+
+    X = np.asarray(X, dtype=np.float32)
+    n = X.shape[0]
+    n_trees = min(64, 5 + int(round(n**0.5 / 20.0)))
+    n_iters = max(5, int(round(np.log2(n))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        index = NNDescent(
+            X,
+            n_neighbors=min(n, k + 1),
+            metric=metric,
+            random_state=random_state,
+            n_trees=n_trees,
+            n_iters=n_iters,
+            max_candidates=60,
+            low_memory=True,
+            n_jobs=n_jobs,
+            verbose=verbose,
+            compressed=True,
+        )
+        idx, dist = index.neighbor_graph
+    return drop_self(idx, dist, k)
+
+
+def drop_self(indices, distances, k):
+    """Remove each row's own index (or, if absent, its farthest neighbour); keep k columns."""
+    indices = np.asarray(indices)
+    distances = np.asarray(distances, dtype=np.float32)
+    n = indices.shape[0]
+    is_self = indices == np.arange(n)[:, None]
+    # Missing entries (pynndescent marks them -1) sort last.
+    key = np.where(is_self, -1.0, np.where(indices < 0, np.inf, distances))
+    order = np.argsort(key, axis=1, kind="stable")
+    first = is_self.any(axis=1).astype(np.intp)
+    cols = first[:, None] + np.arange(k)[None, :]
+    order = np.take_along_axis(order, cols, axis=1)
+    idx = np.take_along_axis(indices, order, axis=1).astype(np.int32)
+    dist = np.take_along_axis(distances, order, axis=1)
+    if (idx < 0).any():
+        raise ValueError("the neighbour search returned fewer neighbours than requested")
+    return idx, dist
+
+
+def check_precomputed(knn, n, k):
+    """Validate a user's ``(indices, distances)`` pair; self columns are dropped."""
+    try:
+        indices, distances = knn
+    except (TypeError, ValueError):
+        raise ValueError("precomputed_knn must be a pair (indices, distances)") from None
+    indices = np.asarray(indices)
+    distances = np.asarray(distances)
+    if indices.ndim != 2 or indices.shape != distances.shape:
+        raise ValueError(
+            f"precomputed_knn indices and distances must be 2-D of equal shape, got {indices.shape} and {distances.shape}"
+        )
+    if indices.shape[0] != n:
+        raise ValueError(f"precomputed_knn has {indices.shape[0]} rows but the data has {n}")
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"precomputed_knn indices must be integers, got {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        raise ValueError("precomputed_knn indices must lie in [0, n)")
+    if not np.isfinite(distances).all() or (distances < 0).any():
+        raise ValueError("precomputed_knn distances must be finite and non-negative")
+    has_self = (indices == np.arange(n)[:, None]).any(axis=1)
+    available = indices.shape[1] - int(has_self.any())
+    if available < k:
+        raise ValueError(f"precomputed_knn has {available} neighbours per row but {k} are needed")
+    return drop_self(indices, distances, k)

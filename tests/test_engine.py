@@ -1,0 +1,143 @@
+"""The engine's pieces against exact references: gradients, repulsion estimators, RNG."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from ardr.forces.graph import NormalizedForces, SampledGraphForces
+from ardr.forces.repulsion import FFT, Exact, Sampled
+from ardr.optimize import Schedule, optimize
+
+
+def _random_graph(n, seed=0):
+    rng = np.random.default_rng(seed)
+    P = rng.random((n, n))
+    P = P + P.T
+    np.fill_diagonal(P, 0)
+    P[P < 1.2] = 0
+    return P / P.sum()
+
+
+def _kl(P, Y, a=1.0, b=1.0):
+    d2 = ((Y[:, None] - Y[None]) ** 2).sum(-1)
+    W = 1 / (1 + a * d2**b)
+    np.fill_diagonal(W, 0)
+    Q = W / W.sum()
+    m = P > 0
+    return (P[m] * np.log(P[m] / Q[m])).sum()
+
+
+@pytest.mark.parametrize("a,b", [(1.0, 1.0), (1.577, 0.895)])
+def test_normalized_direction_is_minus_kl_gradient_over_4(a, b):
+    n = 25
+    P = _random_graph(n)
+    Y = np.random.default_rng(1).normal(size=(n, 2))
+    h = 1e-6
+    grad = np.zeros_like(Y)
+    for i in range(n):
+        for d in range(2):
+            Yp, Ym = Y.copy(), Y.copy()
+            Yp[i, d] += h
+            Ym[i, d] -= h
+            grad[i, d] = (_kl(P, Yp, a, b) - _kl(P, Ym, a, b)) / (2 * h)
+    F = NormalizedForces(sp.csr_matrix(P), a, b, Exact()).direction(Y, 0)
+    np.testing.assert_allclose(F, -grad / 4, atol=1e-8 * np.abs(grad).max() + 1e-10, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale,box,tolerance", [(1e-4, 1.0, 1e-6), (1.0, 1.0, 1e-3), (30.0, 1.0, 0.05), (30.0, 0.5, 0.01)])
+def test_fft_repulsion_matches_exact(scale, box, tolerance):
+    """FIt-SNE's accuracy: boxes of one unit with 3 nodes give a few percent error on the
+    repulsion of a sparse layout (Z stays within 1e-3); smaller boxes buy accuracy."""
+    Y = np.random.default_rng(2).normal(size=(800, 2)) * scale
+    R_exact, Z_exact = Exact()(Y, Y, 1.0, 1.0, 0, True)
+    R_fft, Z_fft = FFT(box_size=box)(Y, Y, 1.0, 1.0, 0, True)
+    assert abs(Z_fft - Z_exact) / Z_exact < 1e-3
+    assert np.linalg.norm(R_fft - R_exact) / np.linalg.norm(R_exact) < tolerance
+
+
+def test_fft_repulsion_with_separate_tail_and_1d():
+    rng = np.random.default_rng(3)
+    head, tail = rng.normal(size=(50, 2)) * 5, rng.normal(size=(300, 2)) * 5
+    R_exact, Z_exact = Exact()(head, tail, 1.0, 1.0, 0, False)
+    R_fft, Z_fft = FFT()(head, tail, 1.0, 1.0, 0, False)
+    assert abs(Z_fft - Z_exact) / Z_exact < 1e-3
+    assert np.linalg.norm(R_fft - R_exact) / np.linalg.norm(R_exact) < 0.02
+    line = rng.normal(size=(200, 1)) * 5
+    R1, Z1 = FFT()(line, line, 1.0, 1.0, 0, True)
+    R1e, Z1e = Exact()(line, line, 1.0, 1.0, 0, True)
+    assert R1.shape == (200, 1) and abs(Z1 - Z1e) / Z1e < 1e-3
+
+
+def test_sampled_repulsion_is_unbiased():
+    Y = np.random.default_rng(4).normal(size=(300, 2)) * 3
+    R_exact, Z_exact = Exact()(Y, Y, 1.0, 1.0, 0, True)
+    est = Sampled(50, seed=7)
+    draws = [est(Y, Y, 1.0, 1.0, epoch, True) for epoch in range(200)]
+    Z_mean = np.mean([z for _, z in draws])
+    R_mean = np.mean([r for r, _ in draws], axis=0)
+    assert abs(Z_mean - Z_exact) / Z_exact < 0.01
+    assert np.abs(R_mean - R_exact).mean() / np.abs(R_exact).mean() < 0.1
+
+
+def test_umap_forces_pull_edges_together_and_do_not_race():
+    n = 200
+    rng = np.random.default_rng(5)
+    P = sp.random(n, n, density=0.05, random_state=6, format="csr")
+    P = ((P + P.T) / 2).tocsr()
+    Y0 = rng.uniform(0, 10, size=(n, 2))
+    one = SampledGraphForces(P, 50, 1.577, 0.895, seed=3).direction(Y0.copy(), 0).copy()
+    two = SampledGraphForces(P, 50, 1.577, 0.895, seed=3).direction(Y0.copy(), 0)
+    np.testing.assert_array_equal(one, two)
+    assert np.abs(one).max() <= 4.0 * (2 * P.getnnz(axis=1).max() + 5 * P.getnnz(axis=1).max())
+    # with only attraction-worthy edges and no sampling noise, energy of edges decreases
+    law = SampledGraphForces(P, 50, 1.577, 0.895, seed=3, negative_rate=1)
+    Y = Y0.copy()
+    rows, cols = P.nonzero()
+    before = np.linalg.norm(Y[rows] - Y[cols], axis=1).mean()
+    optimize(Y, law, Schedule(n_epochs=50, learning_rate=1.0, decay="linear"))
+    after = np.linalg.norm(Y[rows] - Y[cols], axis=1).mean()
+    assert after < before
+
+
+def test_optimizer_momentum_and_gains_descend_a_quadratic():
+    class Quadratic:
+        def direction(self, Y, epoch):
+            return -Y
+
+    Y = np.random.default_rng(0).normal(size=(10, 2))
+    optimize(Y, Quadratic(), Schedule(n_epochs=200, learning_rate=0.1, momentum=0.5, gains=True))
+    assert np.abs(Y).max() < 1e-6
+
+
+def test_callbacks_can_stop_early():
+    class Zero:
+        def direction(self, Y, epoch):
+            return np.zeros_like(Y)
+
+    seen = []
+    ran = optimize(np.zeros((3, 2)), Zero(), Schedule(n_epochs=100),
+                   callbacks=[lambda e, Y: seen.append(e) or e == 9])
+    assert ran == 10 and seen[-1] == 9
+
+
+def test_counter_rng_is_uniform_and_keyed():
+    import numba
+
+    from ardr.rng import draw_index, draw_uniform, stream_key
+
+    @numba.njit
+    def sample(seed, epoch, point, count, n):
+        key = stream_key(seed, epoch, point)
+        out = np.empty(count, dtype=np.int64)
+        u = np.empty(count)
+        for c in range(count):
+            out[c] = draw_index(key, c, n)
+            u[c] = draw_uniform(key, c)
+        return out, u
+
+    idx, u = sample(1, 2, 3, 100_000, 10)
+    counts = np.bincount(idx, minlength=10)
+    assert counts.min() > 9_500 and counts.max() < 10_500
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.01
+    assert not np.array_equal(sample(1, 2, 4, 100, 10)[0], idx[:100])
+    np.testing.assert_array_equal(sample(1, 2, 3, 100, 10)[0], idx[:100])
