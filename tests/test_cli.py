@@ -77,3 +77,10 @@ def test_unknown_dataset_and_usage_errors(tmp_path, capsys):
 def test_console_script_runs():
     run = subprocess.run([sys.executable, "-m", "ardr.cli", "embed", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--method" in run.stdout
+
+
+def test_option_the_method_does_not_take_is_an_error(tmp_path, capsys):
+    assert main(["embed", "--dataset", "digits", "--method", "umap", "--perplexity", "10",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "does not take --perplexity" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -11,8 +11,16 @@ _LAZY = {
     "ARDR": "ardr.estimators",
     "UMAP": "ardr.estimators",
     "TSNE": "ardr.estimators",
+    "PCA": "ardr.classical_methods",
+    "ClassicalMDS": "ardr.classical_methods",
+    "Isomap": "ardr.classical_methods",
+    "MetricMDS": "ardr.classical_methods",
+    "LLE": "ardr.lle",
+    "DKLLE": "ardr.lle",
+    "load": "ardr.io",
     "datasets": "ardr.datasets",
     "metrics": "ardr.metrics",
+    "explain": "ardr.explain",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

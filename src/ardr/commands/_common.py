@@ -1,0 +1,89 @@
+"""Pieces shared by the sub-commands: data sources and method options."""
+
+import numpy as np
+
+
+def add_data_arguments(parser, *, labels=True):
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="a bundled data set (see ardr.datasets.names())")
+    source.add_argument("--input", help="a data file: .npy, .npz or .csv (rows = points)")
+    if labels:
+        parser.add_argument("--labels", help="labels file (.npy, .npz or .csv), one per row of --input")
+    parser.add_argument("--n-samples", type=int, help="use a seeded random subset of this many rows")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+# (flag, type, help); an option reaches the estimator only if it is one of its parameters
+METHOD_OPTIONS = (
+    ("--n-components", int, "output dimensions"),
+    ("--metric", str, "euclidean or cosine"),
+    ("--init", str, "spectral, pca or random"),
+    ("--n-jobs", int, "threads (-1: all)"),
+    ("--n-neighbors", int, "neighbours in the input graph"),
+    ("--min-dist", float, "umap: minimum distance in the output kernel"),
+    ("--spread", float, "umap: scale of the output kernel"),
+    ("--n-epochs", int, "epochs (tsne: iterations)"),
+    ("--learning-rate", float, "learning rate"),
+    ("--negative-sample-rate", int, "repulsions per attraction"),
+    ("--perplexity", float, "tsne: perplexity"),
+    ("--early-exaggeration", float, "tsne: early exaggeration factor"),
+    ("--repulsion", str, "normalized methods: auto, exact, fft or sampled"),
+    ("--solver", str, "classical methods: forces or exact"),
+    ("--sampling", int, "classical methods: partners per point per epoch (default: exact sums)"),
+    ("--dissimilarity", str, "mds: euclidean or precomputed"),
+    ("--reg", float, "lle: regularization"),
+    ("--max-iter", int, "iterations of iterative solvers"),
+)
+FLAGS = ("--normalized",)
+
+
+def add_method_arguments(parser):
+    group = parser.add_argument_group("method options (default: the method's own; an option the method "
+                                      "does not have is an error)")
+    for flag, typ, text in METHOD_OPTIONS:
+        group.add_argument(flag, type=typ, help=text)
+    group.add_argument("--normalized", action="store_true", default=None, help="umap: tSNE's normalization")
+
+
+def method_options(args):
+    names = [flag[2:].replace("-", "_") for flag, _, _ in METHOD_OPTIONS] + ["normalized"]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def load_data(args):
+    """(X, y, description) from --dataset or --input/--labels, optionally subsampled."""
+    from .. import datasets
+    from .._files import load_matrix
+
+    n_samples = getattr(args, "n_samples", None)
+    if args.dataset:
+        if getattr(args, "labels", None):
+            raise ValueError("--labels goes with --input; bundled data sets carry their own labels")
+        X, y = datasets.load(args.dataset, n_samples=n_samples, random_state=args.seed)
+        return X, y, args.dataset
+    X = load_matrix(args.input, what="input")
+    y = None
+    if getattr(args, "labels", None):
+        y = np.asarray(load_matrix(args.labels, what="labels"))
+        if y.ndim == 2 and 1 in y.shape:
+            y = y.ravel()
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"labels have shape {y.shape} but the input has {len(X)} rows")
+    if n_samples is not None and n_samples < len(X):
+        if n_samples < 2:
+            raise ValueError("--n-samples must be at least 2")
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(X), n_samples, replace=False))
+        X, y = X[keep], (None if y is None else y[keep])
+    return X, y, str(args.input)
+
+
+def jsonable(value):
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return repr(value)[:200]
