@@ -19,6 +19,10 @@ INPUT_KERNELS = ("umap", "tsne")
 REPULSIONS = ("auto", "sampled", "exact", "fft")
 INITS = ("spectral", "pca", "random")
 EXACT_REPULSION_MAX_ROWS = 5000
+# Race-free UMAP moves all points together; splitting each epoch into 4 steps brings its
+# quality to umap-learn's sequential SGD (mnist5k, 3 seeds: trustworthiness@10
+# 0.9603 with 1 step, 0.9634 with 4, 0.9631 with 16; umap-learn 0.9637).
+UMAP_STEPS_PER_EPOCH = 4
 
 
 class ARDR(TransformerMixin, BaseEstimator):
@@ -240,10 +244,11 @@ class ARDR(TransformerMixin, BaseEstimator):
         """The force law and schedule of this configuration (fit: tail None; transform: fixed tail)."""
         c = self._cfg
         if not c.normalized:
+            batches = UMAP_STEPS_PER_EPOCH
             law = graph_forces.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
-                                                  seed=seed, tail=tail)
+                                                  seed=seed, tail=tail, n_batches=batches)
             lr = 1.0 if c.learning_rate == "auto" else float(c.learning_rate)
-            return law, Schedule(n_epochs=n_epochs, learning_rate=lr, decay="linear")
+            return law, Schedule(n_epochs=n_epochs * batches, learning_rate=lr, decay="linear")
         exaggeration = c.early_exaggeration if c.early_exaggeration is not None else 12.0
         early = min(c.exaggeration_epochs, n_epochs) if tail is None else 0
 

@@ -10,16 +10,18 @@ from ..rng import draw_index, stream_key
 
 
 @numba.njit(parallel=True, cache=True)
-def _sampled_epoch(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch,
-                   a, b, negative_rate, seed, attraction_scale, clip_value, same, out):
+def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, step, n_batches,
+                  a, b, negative_rate, seed, attraction_scale, clip_value, same, out):
     n, dim = head.shape
     n_tail = tail.shape[0]
+    epoch = step // n_batches
+    batch = step % n_batches
     for i in numba.prange(n):
-        key = stream_key(seed, epoch, i)
+        key = stream_key(seed, step, i)
         counter = 0
         for d in range(dim):
             out[i, d] = 0.0
-        for e in range(indptr[i], indptr[i + 1]):
+        for e in range(indptr[i] + batch, indptr[i + 1], n_batches):
             if next_sample[e] > epoch:
                 continue
             next_sample[e] += epochs_per_sample[e]
@@ -72,13 +74,19 @@ class SampledGraphForces:
     pulls with the kernel's attraction and pushes from ``negative_rate`` random tail
     points; every term is clipped to [-clip, clip].
 
+    An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges
+    b, b + n_batches, ... of each point's row. All points move after every step, so the
+    update stays race-free and thread-count independent, while each move sums only a
+    few edges, as UMAP's per-edge SGD does (one step per epoch would sum ~2k pulls of
+    up to 4 each and overshoot). The optimizer's epochs are these steps.
+
     With head = tail the graph is symmetric and UMAP moves both ends of an edge, so each
     point's own pull counts twice (``attraction_scale = 2``); a transform moves only the
     new points (scale 1).
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
-                 attraction_scale=None, clip_value=4.0):
+                 attraction_scale=None, clip_value=4.0, n_batches=1):
         self.indptr, self.indices, weights = _csr_parts(graph)
         self.a, self.b = float(a), float(b)
         self.negative_rate = int(negative_rate)
@@ -86,6 +94,7 @@ class SampledGraphForces:
         self.tail = tail
         self.attraction_scale = float(attraction_scale if attraction_scale is not None else (2.0 if tail is None else 1.0))
         self.clip_value = float(clip_value)
+        self.n_batches = int(n_batches)
         w_max = weights.max() if weights.size else 1.0
         with np.errstate(divide="ignore"):
             self.epochs_per_sample = np.where(weights > 0, w_max / weights, np.inf)
@@ -94,14 +103,14 @@ class SampledGraphForces:
         # compares ``next <= epoch`` with the epoch counted from 0.
         self._out = None
 
-    def direction(self, Y, epoch):
+    def direction(self, Y, step):
         if self._out is None or self._out.shape != Y.shape:
             self._out = np.empty_like(Y)
         same = self.tail is None
         tail = Y if same else self.tail
-        _sampled_epoch(Y, tail, self.indptr, self.indices, self.epochs_per_sample, self.next_sample,
-                       epoch, self.a, self.b, self.negative_rate, self.seed, self.attraction_scale,
-                       self.clip_value, same, self._out)
+        _sampled_step(Y, tail, self.indptr, self.indices, self.epochs_per_sample, self.next_sample,
+                      step, self.n_batches, self.a, self.b, self.negative_rate, self.seed,
+                      self.attraction_scale, self.clip_value, same, self._out)
         return self._out
 
 

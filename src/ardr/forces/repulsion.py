@@ -172,17 +172,20 @@ class FFT:
 
         # charges on the tail: 1 for Z (kernel q), and 1, y_x, y_y for the repulsion (kernel q^2)
         charges = (None, None, tail[:, 0], tail[:, 1])
-        padded = np.zeros((4, size, size))
+        grid = np.empty((4, N, N), dtype=np.float32)
         flat = cells_tail.ravel()
         for c, charge in enumerate(charges):
             weights = w_tail if charge is None else w_tail * charge[:, None]
-            grid = np.bincount(flat, weights=weights.ravel(), minlength=N * N)
-            padded[c, :N, :N] = grid.reshape(N, N)
-        G_hat = scipy.fft.rfft2(padded, axes=(1, 2), workers=-1)
-        G_hat[0] *= K_hat[0]
-        G_hat[1:] *= K_hat[1]
-        potentials = scipy.fft.irfft2(G_hat, s=(size, size), axes=(1, 2), workers=-1)[:, :N, :N]
-        potentials = potentials.reshape(4, N * N)
+            grid[c] = np.bincount(flat, weights=weights.ravel(), minlength=N * N).reshape(N, N)
+        # 2-D convolution by FFT in single precision, skipping the zero padding: rows
+        # beyond N are zero on the way in and not needed on the way out.
+        spectrum = scipy.fft.rfft(grid, n=size, axis=2, workers=-1)
+        spectrum = scipy.fft.fft(spectrum, n=size, axis=1, workers=-1, overwrite_x=True)
+        spectrum[0] *= K_hat[0]
+        spectrum[1:] *= K_hat[1]
+        spectrum = scipy.fft.ifft(spectrum, axis=1, workers=-1, overwrite_x=True)[:, :N]
+        potentials = scipy.fft.irfft(spectrum, n=size, axis=2, workers=-1)[:, :, :N]
+        potentials = potentials.reshape(4, N * N).astype(np.float64)
 
         phi = np.einsum("nk,cnk->cn", w_head, potentials[:, cells_head])
         Z = float(phi[0].sum())
@@ -205,7 +208,7 @@ class FFT:
         lags = np.minimum(m, size - m) * h  # lag min(m, size - m) at index m
         r2 = lags[:, None] ** 2 + lags[None, :] ** 2
         q = 1.0 / (1.0 + r2)
-        K_hat = scipy.fft.rfft2(np.stack([q, q * q]), axes=(1, 2), workers=-1)
+        K_hat = scipy.fft.rfft2(np.stack([q, q * q]).astype(np.float32), axes=(1, 2), workers=-1)
         self._cache = (key, K_hat)
         return K_hat
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""Performance checks of ardr that have no peer row (the peer comparison is run.py):
+
+    python benchmarks/perf.py import            # `python -c "import ardr"` wall time (median of 5)
+    python benchmarks/perf.py compile           # first fit vs second fit: warm numba cache, empty cache
+    python benchmarks/perf.py knn --n 70000     # kNN back-ends: time and recall against exact kNN
+    python benchmarks/perf.py scaling           # ardr UMAP on Fashion-MNIST 10k..70k: time per stage, t / (n log n)
+    python benchmarks/perf.py million           # synthetic 1,000,000 x 50 UMAP: time and peak RSS
+
+Every measurement runs in a fresh process; results print as a table and go to
+benchmarks/results/perf-<check>.json.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _python(code, env=None, timeout=7200):
+    """Run code in a fresh interpreter; its last stdout line is JSON."""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                         env=dict(os.environ, **(env or {})))
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-2000:])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def check_import(args):
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import ardr"], check=True)
+        times.append(time.perf_counter() - t0)
+    base = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - t0)
+    loaded = _python("import sys, json, ardr; print(json.dumps(sorted(m for m in sys.modules "
+                     "if m.split('.')[0] in ('numba', 'pynndescent', 'matplotlib', 'sklearn', 'scipy'))))")
+    return {"import_ardr_s": statistics.median(times), "python_startup_s": statistics.median(base),
+            "heavy_modules_loaded": loaded}
+
+
+_FIT_TWICE = """
+import json, time, numpy as np, ardr
+X, _ = ardr.datasets.load("{dataset}")
+out = {{}}
+for name in ("first", "second"):
+    t0 = time.perf_counter()
+    ardr.{cls}(random_state=0).fit(X)
+    out[name] = time.perf_counter() - t0
+print(json.dumps(out))
+"""
+
+
+def check_compile(args):
+    rows = []
+    for cls in ("UMAP", "TSNE"):
+        code = _FIT_TWICE.format(dataset=args.dataset, cls=cls)
+        with tempfile.TemporaryDirectory() as empty:
+            cold = _python(code, env={"NUMBA_CACHE_DIR": empty})
+            warm = _python(code, env={"NUMBA_CACHE_DIR": empty})  # the cache the cold run filled
+        rows.append({"estimator": cls, "dataset": args.dataset,
+                     "empty_cache_first_fit_s": cold["first"], "empty_cache_overhead_s": cold["first"] - cold["second"],
+                     "warm_cache_first_fit_s": warm["first"], "warm_cache_overhead_s": warm["first"] - warm["second"],
+                     "second_fit_s": warm["second"]})
+    return rows
+
+
+_KNN = """
+import json, time, numpy as np, ardr
+from ardr.neighbors import approximate_knn, exact_knn
+X, _ = ardr.datasets.load("fashion-mnist", n_samples={n})
+k = {k}
+rng = np.random.default_rng(0)
+q = rng.choice(len(X), 1000, replace=False)
+ref, _ = exact_knn(X, k, queries=X[q], exclude_self=False)
+ref = ref[:, 1:] if (ref[:, 0] == q).all() else ref[:, :k]
+t0 = time.perf_counter()
+if "{method}" == "exact":
+    idx, _ = exact_knn(X, k)
+else:
+    idx, _ = approximate_knn(X, k, random_state=0)
+elapsed = time.perf_counter() - t0
+recall = float(np.mean([len(set(idx[i]) & set(r)) / k for i, r in zip(q, ref)]))
+print(json.dumps({{"method": "{method}", "n": len(X), "k": k, "seconds": elapsed, "recall": recall}}))
+"""
+
+
+def check_knn(args):
+    return [_python(_KNN.format(n=args.n, k=args.k, method=m)) for m in ("approximate", "exact")]
+
+
+_SCALE = """
+import json, time, resource, numpy as np, ardr
+X, y = ardr.datasets.load("fashion-mnist", n_samples={n})
+est = ardr.UMAP(random_state=0).fit(X)
+print(json.dumps(dict(n=len(X), **est.timings_, rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+"""
+
+
+def check_scaling(args):
+    import math
+
+    rows = [_python(_SCALE.format(n=n)) for n in (10_000, 20_000, 35_000, 70_000)]
+    for r in rows:
+        r["total_per_nlogn_us"] = 1e6 * r["total"] / (r["n"] * math.log(r["n"]))
+    return rows
+
+
+_MILLION = """
+import json, time, resource, numpy as np, ardr
+rng = np.random.default_rng(0)
+centres = rng.normal(scale=8.0, size=(50, 50)).astype(np.float32)
+labels = rng.integers(0, 50, size=1_000_000)
+X = centres[labels] + rng.normal(size=(1_000_000, 50)).astype(np.float32)
+t0 = time.perf_counter()
+est = ardr.UMAP(random_state=0).fit(X)
+print(json.dumps(dict(n=len(X), wall_s=time.perf_counter() - t0, **est.timings_,
+                      rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+"""
+
+
+def check_million(args):
+    return _python(_MILLION)
+
+
+CHECKS = {"import": check_import, "compile": check_compile, "knn": check_knn, "scaling": check_scaling,
+          "million": check_million}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("check", choices=sorted(CHECKS))
+    parser.add_argument("--dataset", default="mnist5k", help="compile: data set of the two fits")
+    parser.add_argument("--n", type=int, default=70_000, help="knn: rows of Fashion-MNIST")
+    parser.add_argument("--k", type=int, default=14, help="knn: neighbours")
+    args = parser.parse_args()
+    result = CHECKS[args.check](args)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"perf-{args.check}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"check": args.check, "load_avg": os.getloadavg(), "result": result}, indent=2))
+    os.replace(tmp, path)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
