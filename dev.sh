@@ -25,6 +25,20 @@ ensure_venv() {
     fi
 }
 
+ensure_system_packages() {
+    # Headless Chromium renders the HTML report in a test; Fashion-MNIST comes from Debian.
+    local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+    if [ ${#missing[@]} -gt 0 ]; then
+        if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        else
+            echo "note: ${missing[*]} not installed (needs root + apt); the tests that use them are skipped" >&2
+        fi
+    fi
+}
+
 case "${1:-}" in
     demo)
         ensure_venv ""
@@ -32,6 +46,7 @@ case "${1:-}" in
         ;;
     test)
         ensure_venv test
+        ensure_system_packages
         shift
         "$VENV/bin/python" -m pytest -q "$@"
         ;;
