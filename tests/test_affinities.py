@@ -83,3 +83,10 @@ def test_nearest_neighbors_rejects_bad_requests():
         nearest_neighbors(X, 10)
     with pytest.raises(ValueError, match="unknown metric"):
         nearest_neighbors(X, 3, metric="hamming")
+
+
+def test_exact_knn_is_a_prefix_under_ties(digits):
+    X, _ = digits  # raw digits: many exactly tied distances
+    small, _ = exact_knn(X, 14)
+    large, _ = exact_knn(X, 90)
+    np.testing.assert_array_equal(small, large[:, :14])

@@ -65,10 +65,23 @@ def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True):
             sq[np.arange(stop - start), np.arange(start, stop)] = np.inf
         part = np.argpartition(sq, k - 1, axis=1)[:, :k]
         part_sq = np.take_along_axis(sq, part, axis=1)
+        _break_boundary_ties(sq, part, part_sq)
         order = _sort_rows(part_sq, part)
         indices[start:stop] = np.take_along_axis(part, order, axis=1)
         distances[start:stop] = _to_metric(np.take_along_axis(part_sq, order, axis=1), metric)
     return indices, distances
+
+
+def _break_boundary_ties(sq, part, part_sq):
+    """Where points tie with the k-th neighbour, keep the lowest indices (in place), so the
+    k nearest are always a prefix of the k + 1 nearest, whatever argpartition chose."""
+    kth = part_sq.max(axis=1)
+    tied = np.flatnonzero((sq <= kth[:, None]).sum(axis=1) > part.shape[1])
+    for r in tied:
+        candidates = np.flatnonzero(sq[r] <= kth[r])
+        keep = candidates[np.lexsort((candidates, sq[r, candidates]))][: part.shape[1]]
+        part[r] = keep
+        part_sq[r] = sq[r, keep]
 
 
 def _sort_rows(values, ids):
