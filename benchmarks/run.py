@@ -67,7 +67,11 @@ def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool
         import ardr
 
         cls = ardr.UMAP if method == "umap" else ardr.TSNE
-        est = cls(random_state=seed)
+        kw = {}
+        if warmup and n_rows > ardr_exact_max_rows():
+            # the real fit will use pynndescent: compile that path in the warm-up too
+            kw["knn_method"] = "approximate"
+        est = cls(random_state=seed, **kw)
         return est, est.fit_transform, getattr(ardr, "__version__", "?")
     if method == "umap":
         import umap
@@ -82,6 +86,12 @@ def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool
 
     est = openTSNE.TSNE(random_state=seed, n_jobs=-1)
     return est, est.fit, getattr(openTSNE, "__version__", "?")
+
+
+def ardr_exact_max_rows() -> int:
+    from ardr.neighbors import EXACT_MAX_ROWS
+
+    return EXACT_MAX_ROWS
 
 
 def _import_library(impl: str, method: str) -> None:

@@ -68,8 +68,10 @@ def _component_spectral(graph, dim, rng):
             from scipy.sparse.linalg import eigsh
 
             v0 = np.sqrt(np.maximum(degree, 1e-300))
+            # a short Lanczos basis: the orthogonalization of sqrt(n) vectors cost 3x more
+            # than the extra restarts (Fashion-MNIST 70k: 35 s with ncv=264, 11 s with 32)
             vals, vecs = eigsh(A, k=k, which="LA", v0=v0 / np.linalg.norm(v0), tol=1e-4,
-                               ncv=max(2 * k + 1, int(np.sqrt(n))), maxiter=n * 5)
+                               ncv=min(n - 1, max(2 * k + 1, 32)), maxiter=n * 5)
         order = np.argsort(vals)[::-1]
         vecs = vecs[:, order[1:k]]
     except Exception:  # ARPACK non-convergence: fall back like umap-learn does
