@@ -4,16 +4,21 @@ import numbers
 
 import numpy as np
 
+# Sparse input is densified (the engine works on dense rows); above this it is refused.
+DENSE_INPUT_MAX_BYTES = 4 * 2**30
+
 
 def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
     """Return X as a C-contiguous 2-D float array, or raise ValueError naming the problem."""
-    try:
-        import scipy.sparse as sp
+    import scipy.sparse as sp
 
-        if sp.issparse(X):
-            X = X.toarray()
-    except ImportError:  # pragma: no cover
-        pass
+    if sp.issparse(X):
+        n_bytes = X.shape[0] * X.shape[1] * 8
+        if n_bytes > DENSE_INPUT_MAX_BYTES:
+            raise ValueError(f"{name} is a sparse {X.shape[0]} x {X.shape[1]} matrix; densifying it would take "
+                             f"{n_bytes / 2**30:.1f} GiB (limit {DENSE_INPUT_MAX_BYTES / 2**30:.0f} GiB): reduce it "
+                             "first, e.g. with sklearn.decomposition.TruncatedSVD")
+        X = X.toarray()
     arr = np.asarray(X)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_

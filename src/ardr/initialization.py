@@ -18,6 +18,8 @@ def pca_layout(X, dim, seed):
     Y = np.zeros((X.shape[0], dim))
     if not np.ptp(X, axis=0).any():
         return Y  # no variance at all: every start is as good as another
+    X = np.asarray(X, dtype=np.float64)
+    X = X / np.abs(X).max()  # scale-free: PCA's variances neither underflow nor overflow
     Y[:, :dim_avail] = PCA(n_components=dim_avail, random_state=seed).fit_transform(X)
     if dim_avail < dim:  # fewer features than output dimensions: fill with small noise
         Y[:, dim_avail:] = np.random.default_rng(seed).normal(scale=1e-4, size=(X.shape[0], dim - dim_avail))

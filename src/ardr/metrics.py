@@ -61,8 +61,14 @@ _PAIR_BLOCK_BYTES = 32 * 2**20
 
 
 def _as_data(A, name):
-    """Validated float64, C-contiguous 2-D array with at least 2 rows (else ValueError)."""
-    return check_data(A, name=name, min_rows=2, dtype=np.float64)
+    """Validated float64, C-contiguous 2-D array with at least 2 rows (else ValueError),
+    divided by a power of two near its largest |entry|: every metric here is invariant to
+    a global scale, and squared distances then neither overflow nor underflow."""
+    A = check_data(A, name=name, min_rows=2, dtype=np.float64)
+    big = float(np.abs(A).max())
+    if big > 0 and not 2.0**-100 < big < 2.0**100:
+        A = A / 2.0 ** np.frexp(big)[1]
+    return A
 
 
 def _check_pair(A, B, names):
@@ -257,6 +263,10 @@ def knn_accuracy(Y, labels, k=5, folds=5, random_state=0):
             f"k={k} is larger than the smallest training fold ({train_min} of {n} "
             f"points with {folds} folds)"
         )
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < folds:
+        raise ValueError(f"class {classes[counts.argmin()]!r} has {counts.min()} member(s), fewer than "
+                         f"folds={folds}: stratified cross-validation needs at least one per fold")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=check_seed(random_state))
     scores = []
     for train, test in splitter.split(Y, y):
@@ -354,5 +364,9 @@ def report(X, Y, labels=None, k=10, random_state=0, max_exact=20000, *, n_querie
         "distance_spearman": distance_spearman(X, Y, random_state=random_state),
     }
     if labels is not None:
-        result["knn_accuracy"] = knn_accuracy(Y, labels, k=5, folds=5, random_state=random_state)
+        _, counts = np.unique(labels, return_counts=True)
+        if len(counts) > 1 and counts.min() >= 5 and n >= 10:
+            result["knn_accuracy"] = knn_accuracy(Y, labels, k=5, folds=5, random_state=random_state)
+        else:  # 5-fold stratified CV is undefined for this labelling; say so rather than fail
+            result["knn_accuracy"] = None
     return result

@@ -30,13 +30,25 @@ def nearest_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0
     raise ValueError(f"unknown neighbour method {method!r}; choose 'auto', 'exact' or 'approximate'")
 
 
-def _prepare(X, metric):
-    X = np.asarray(X, dtype=np.float32)
+def _power_of_two_scale(*arrays):
+    """An exact power of two bringing the largest |entry| near 1 when it lies outside
+    [2^-40, 2^40]; else 1. Float32 squared distances neither overflow nor underflow then."""
+    big = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in arrays)
+    if big == 0.0 or 2.0**-40 < big < 2.0**40:
+        return 1.0
+    return float(2.0 ** np.frexp(big)[1])
+
+
+def _prepare(X, metric, scale=1.0):
+    """float32 rows ready for BLAS: divided by ``scale``; unit length for cosine."""
+    X = np.asarray(X)
+    if scale != 1.0:
+        X = X.astype(np.float64) / scale
     if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))[:, None]
         # A zero row has no direction: it sits at cosine distance 1 from every other row.
-        X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
-    return X
+        X = np.divide(X, norms, out=np.zeros(X.shape), where=norms > 0)
+    return np.asarray(X, dtype=np.float32)
 
 
 def _to_metric(key, metric):
@@ -47,8 +59,9 @@ def _to_metric(key, metric):
 
 def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True):
     """Exact neighbours by blocked matrix products; O(block x n) memory."""
-    R = _prepare(X, metric)
-    Q = R if queries is None else _prepare(queries, metric)
+    scale = 1.0 if metric == "cosine" else _power_of_two_scale(*(a for a in (X, queries) if a is not None))
+    R = _prepare(X, metric, scale)
+    Q = R if queries is None else _prepare(queries, metric, scale)
     r_norms = np.einsum("ij,ij->i", R, R) if metric == "euclidean" else None
     m, n = Q.shape[0], R.shape[0]
     indices = np.empty((m, k), dtype=np.int32)
@@ -69,6 +82,8 @@ def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True):
         order = _sort_rows(part_sq, part)
         indices[start:stop] = np.take_along_axis(part, order, axis=1)
         distances[start:stop] = _to_metric(np.take_along_axis(part_sq, order, axis=1), metric)
+    if scale != 1.0:
+        distances = (distances.astype(np.float64) * scale).astype(np.float32)
     return indices, distances
 
 
@@ -95,7 +110,8 @@ def approximate_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verb
     """Approximate neighbours with pynndescent (nearest-neighbour descent)."""
     from pynndescent import NNDescent
 
-    X = np.asarray(X, dtype=np.float32)
+    scale = _power_of_two_scale(X)
+    X = _prepare(X, "euclidean", scale)  # cosine is scale-free; pynndescent normalizes itself
     n = X.shape[0]
     # Fewer trees and iterations than pynndescent's defaults (18 and 16 at 70k rows):
     # on Fashion-MNIST 70k, k=14, recall against exact kNN 0.995 vs 0.9965, in 2/3 the time.
@@ -117,7 +133,10 @@ def approximate_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verb
             compressed=True,
         )
         idx, dist = index.neighbor_graph
-    return drop_self(idx, dist, k)
+    idx, dist = drop_self(idx, dist, k)
+    if scale != 1.0 and metric != "cosine":
+        dist = (dist.astype(np.float64) * scale).astype(np.float32)
+    return idx, dist
 
 
 def drop_self(indices, distances, k):

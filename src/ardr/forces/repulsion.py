@@ -133,10 +133,11 @@ class FFT:
 
     name = "fft"
 
-    def __init__(self, n_interp=3, box_size=1.0, min_boxes=50):
+    def __init__(self, n_interp=3, box_size=1.0, min_boxes=50, max_boxes=500):
         self.n_interp = n_interp
         self.box_size = box_size
         self.min_boxes = min_boxes
+        self.max_boxes = max_boxes
 
     def __call__(self, head, tail, a, b, epoch, same):
         if a != 1.0 or b != 1.0:
@@ -146,7 +147,7 @@ class FFT:
         if head.shape[1] == 1:
             # a line inside a plane: interpolation error is larger along a dense line, so
             # the boxes are 4x finer (measured: Z error 1e-2 -> 1e-6), at 16x the grid cost
-            fine = FFT(self.n_interp, self.box_size / 4, self.min_boxes * 4)
+            fine = FFT(self.n_interp, self.box_size / 4, self.min_boxes * 4, self.max_boxes)
             R, Z = fine(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same)
             return R[:, :1].copy(), Z
         tail = head if tail is None else tail
@@ -159,10 +160,11 @@ class FFT:
         both = np.vstack([head, tail]) if tail is not head else head
         lo = float(both.min())
         span = max(float(both.max()) - lo, 1e-12)
-        # Boxes of exactly box_size once the layout is large, so the kernel's transform
-        # can be reused between epochs; smaller boxes while the layout is small.
-        n_boxes = max(self.min_boxes, int(np.ceil(span / self.box_size)))
-        box = max(span * (1 + 1e-9) / n_boxes, self.box_size) if n_boxes > self.min_boxes else span * (1 + 1e-9) / n_boxes
+        # Boxes of exactly box_size while the layout spans min_boxes..max_boxes of them (so
+        # the kernel's transform is reused between epochs); finer boxes for a small layout,
+        # coarser ones (less accurate, bounded memory) for a layout wider than max_boxes.
+        n_boxes = min(self.max_boxes, max(self.min_boxes, int(np.ceil(span / self.box_size))))
+        box = span * (1 + 1e-9) / n_boxes if n_boxes in (self.min_boxes, self.max_boxes) else self.box_size
         N = n_boxes * p
         size = scipy.fft.next_fast_len(2 * N, real=True)
         K_hat = self._kernel_transform(N, box / p, size)
