@@ -141,3 +141,16 @@ def test_counter_rng_is_uniform_and_keyed():
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.01
     assert not np.array_equal(sample(1, 2, 4, 100, 10)[0], idx[:100])
     np.testing.assert_array_equal(sample(1, 2, 3, 100, 10)[0], idx[:100])
+
+
+def test_tsne_reports_its_kl_divergence():
+    import ardr
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(60, 5)) + 6 * c for c in range(3)])
+    est = ardr.TSNE(perplexity=10, random_state=0, n_iter=300).fit(X)
+    Y = est.embedding_.astype(np.float64)
+    P = est.graph_.toarray().astype(np.float64)
+    assert est.kl_divergence_ == pytest.approx(_kl(P / P.sum(), Y), rel=1e-5)
+    start = ardr.TSNE(perplexity=10, random_state=0, n_iter=1).fit(X)
+    assert est.kl_divergence_ < 0.5 * start.kl_divergence_

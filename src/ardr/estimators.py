@@ -41,7 +41,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
 
     Attributes after fit: ``embedding_`` (float32), ``graph_`` (sparse input kernel),
     ``knn_indices_``, ``knn_dists_``, ``a_``, ``b_``, ``n_epochs_``, ``timings_``
-    (seconds per stage), ``n_features_in_``.
+    (seconds per stage), ``n_features_in_``; normalized methods also ``kl_divergence_``
+    (= ``final_objective_``).
     """
 
     # private state that transform needs, saved by ``save`` (ardr.io)
@@ -163,6 +164,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
             self._optimize(Y, law, schedule, "optimize")
             timings["optimize"] = time.perf_counter() - t0
+            if c.normalized:
+                self.final_objective_ = self.kl_divergence_ = _kl_divergence(P_used, Y, a, b, law.repulsion)
         timings["total"] = sum(timings.values())
         self.timings_ = timings
         self.graph_ = P
@@ -333,6 +336,18 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
                 schedule.learning_rate = schedule.learning_rate / 4.0
             self._optimize(Y, law, schedule, "transform")
         return Y.astype(np.float32)
+
+
+def _kl_divergence(P, Y, a, b, repulsion):
+    """KL(P || Q) with Q = q / Z; Z from the method's own repulsion estimator (exact below
+    EXACT_REPULSION_MAX_ROWS, FFT-interpolated or sampled above)."""
+    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    p = P.data.astype(np.float64)
+    t = np.einsum("ij,ij->i", Y[rows] - Y[P.indices], Y[rows] - Y[P.indices])
+    log_q = -np.log1p(a * t**b)
+    _, Z = repulsion(Y, Y, a, b, 0, True)
+    keep = p > 0
+    return float(np.sum(p[keep] * (np.log(p[keep]) - log_q[keep])) + np.log(Z) * p.sum())
 
 
 class UMAP(ARDR):
