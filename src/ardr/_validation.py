@@ -33,6 +33,11 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     if n < min_rows:
         raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
+        if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+        return np.ascontiguousarray(arr)
     arr = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))

@@ -1,0 +1,555 @@
+"""PCA, classical MDS, Isomap and metric MDS as estimators.
+
+Each has two solvers. ``solver="exact"`` is the reference (``ardr.classical``: SVD,
+symmetric eigensolvers, scikit-learn's SMACOF). ``solver="forces"`` (the default)
+starts from a random layout and moves it with attractions and repulsions on the one
+optimizer (``ardr.optimize``): the strain force law (``ardr.forces.gram``) for PCA,
+classical MDS and Isomap, which differ only in their input kernel, and the stress
+force law (``ardr.forces.stress``) for metric MDS. ``sampling=None`` sums forces over
+all partners exactly; an int m draws m random partners per point per epoch.
+
+Schedules (constants below, with the measurements that chose them): strain steps are
+a fraction of 1 / lambda_max (lambda_max by power iteration) with heavy-ball momentum;
+stress steps are 1 / n (exact sums: SMACOF's step). With exact sums a run stops when
+the relative gradient norm (see the force laws) falls below ``tol``, or after
+``max_iter`` epochs with a ConvergenceWarning. Sampled sums never reach a zero
+gradient, so they run ``max_iter`` epochs with a linearly decaying learning rate.
+The random start is Gaussian noise at 1% of the solution's scale (strain) or at the
+dissimilarities' scale (stress); an ``init`` array is used as given.
+
+Attributes after ``fit``: ``embedding_`` (float64), ``objective_`` (the objective at
+the start of every epoch: exact with exact sums, the unbiased estimate from the
+epoch's pairs when sampled; one value for the exact solver), ``final_objective_``
+(exact, at ``embedding_``), ``gradient_norm_`` (relative, exact, at ``embedding_``),
+``n_iter_`` (epochs run), ``learning_rate_``, ``timings_`` (seconds per stage).
+Strain embeddings are returned rotated to their principal axes (largest variance
+first, largest entry of each column positive), which leaves the strain unchanged.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import classical
+from ._threads import numba_threads
+from ._validation import check_choice, check_data, check_float, check_int, check_seed
+
+SOLVERS = ("forces", "exact")
+DISSIMILARITIES = ("euclidean", "precomputed")
+#: epochs: the cap for exact sums, the schedule's length for sampled sums
+MAX_ITER_EXACT_SUMS = 1000
+MAX_ITER_SAMPLED = 500
+#: strain schedules (learning rate = step / lambda_max). Heavy-ball momentum mu is stable
+#: while step * 8 < 2 (1 + mu), and helps where the eigengap is small but slows well
+#: separated problems (each mode then contracts by sqrt(mu) per epoch). Epochs to a
+#: relative gradient of 1e-7, mu = 0 / 0.3 / 0.6: Fashion-MNIST PCA 50 / 45 / 73, mnist5k
+#: PCA 186 / 128 / 78, Swiss roll Isomap 366 / 255 / 139, digits L1 MDS 236 / 162 / 78. Sampled
+#: sums: step 0.2 diverged on digits; step 0.1 with mu = 0.5 reached 0.3% Procrustes
+#: error where mu = 0 left 2-4% on slow modes (Swiss roll, 300 digits), provided each
+#: point's step is capped at SAMPLED_MAX_STEP x sqrt(lambda_max / n) (the rms size of a
+#: point at the solution): without the cap, momentum diverged on mnist5k.
+STRAIN_MOMENTUM = 0.3
+SAMPLED_STRAIN_STEP = 0.1
+SAMPLED_STRAIN_MOMENTUM = 0.5
+SAMPLED_MAX_STEP = 1.0
+#: learning rate x n for sampled stress sums (exact sums: 1, the Guttman step); on
+#: digits (m = 20, 500 epochs) 1.0 left some seeds 1-3% above SMACOF, 2.0 reached
+#: 0.982-0.984 x SMACOF on 5 seeds, 4.0 collapsed the layout
+SAMPLED_STRESS_STEP = 2.0
+#: the random start's column norms, relative to sqrt(lambda_max) (the solution's scale)
+INIT_SCALE = 1e-2
+
+
+class _Classical(TransformerMixin, BaseEstimator):
+    """What the four estimators share: parameter checks, the forces loop, bookkeeping."""
+
+    def _check_common(self):
+        check_int(self.n_components, "n_components", low=1)
+        check_choice(self.solver, "solver", SOLVERS)
+        if self.sampling is not None:
+            check_int(self.sampling, "sampling", low=1)  # solver="exact" ignores it
+        if self.max_iter is not None:
+            check_int(self.max_iter, "max_iter", low=1)
+        check_float(self.tol, "tol", low=0.0)
+        if not (isinstance(self.init, str) and self.init == "random") and not hasattr(self.init, "__array__") \
+                and not isinstance(self.init, (list, tuple)):
+            raise ValueError(f"unknown init {self.init!r}; choose 'random' or an array (n_samples, n_components)")
+        if self.n_jobs is not None:
+            check_int(self.n_jobs, "n_jobs")
+        return check_seed(self.random_state)
+
+    def _epochs(self):
+        if self.max_iter is not None:
+            return int(self.max_iter)
+        return MAX_ITER_EXACT_SUMS if self.sampling is None else MAX_ITER_SAMPLED
+
+    def _start(self, n, scale, seed):
+        """The initial layout: a given array, or Gaussian noise with column norms ``scale``."""
+        if not isinstance(self.init, str):
+            from .initialization import check_init_array
+
+            return check_init_array(self.init, n, self.n_components)
+        Y = np.random.default_rng(seed).normal(size=(n, self.n_components))
+        Y -= Y.mean(axis=0)
+        return Y * (scale / np.linalg.norm(Y, axis=0))
+
+    def _run(self, law, Y, callbacks, timings, *, learning_rate, momentum=0.0, max_step_norm=None):
+        """Move Y along ``law`` on the one optimizer (exact sums: constant rate, stop at
+        ``tol``; sampled: linearly decaying rate); record the objective per epoch."""
+        from .optimize import Schedule, optimize
+
+        exact_sums = law.sampling is None
+        n_epochs = self._epochs()
+        schedule = Schedule(n_epochs=n_epochs, learning_rate=learning_rate, momentum=momentum,
+                            decay="constant" if exact_sums else "linear", max_step_norm=max_step_norm)
+        objective = []
+
+        def record(epoch, Y):
+            stop = [cb(epoch, Y) for cb in callbacks]  # every callback sees every epoch
+            objective.append(law.last_objective)
+            return any(stop) or (exact_sums and law.last_relative_gradient <= self.tol)
+
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=n_epochs, desc=type(self).__name__, unit="epoch", leave=False)
+        t0 = time.perf_counter()
+        try:
+            n_iter = optimize(Y, law, schedule, callbacks=[record], progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        timings["optimize"] = time.perf_counter() - t0
+        self.n_iter_ = n_iter
+        self.objective_ = np.asarray(objective)
+        self.learning_rate_ = float(learning_rate)
+        t0 = time.perf_counter()
+        self.final_objective_ = law.objective(Y)
+        self.gradient_norm_ = law.relative_gradient(Y)
+        timings["final_objective"] = time.perf_counter() - t0
+        if exact_sums and self.gradient_norm_ > self.tol and n_iter == n_epochs:
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.warn(f"{type(self).__name__} stopped after max_iter={n_epochs} epochs with relative "
+                          f"gradient norm {self.gradient_norm_:.2e} > tol={self.tol:g}; raise max_iter",
+                          ConvergenceWarning, stacklevel=3)
+        return Y
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return self.fit(X, y, **fit_params).embedding_
+
+
+class _Strain(_Classical):
+    """PCA, classical MDS and Isomap: the strain on an input kernel each builds itself."""
+
+    def fit(self, X, y=None, *, callbacks=()):
+        """Embed X. ``callbacks``: functions ``cb(epoch, Y) -> bool`` given to the optimizer
+        (solver="forces"; Y is the current layout; returning True stops the run)."""
+        from .forces.gram import STEP, StrainForces, spectral_norm
+
+        seed = self._check_common()
+        self._check_method_params()
+        X = self._check_input(X)
+        timings = {}
+        with numba_threads(self.n_jobs):
+            t0 = time.perf_counter()
+            kernel = self._kernel(X, seed)
+            timings["kernel"] = time.perf_counter() - t0
+            if self.solver == "exact":
+                t0 = time.perf_counter()
+                Y = self._exact(kernel, seed)
+                timings["exact"] = time.perf_counter() - t0
+                law = StrainForces(kernel)
+                self.final_objective_ = law.objective(Y)
+                self.objective_ = np.array([self.final_objective_])
+                self.gradient_norm_ = law.relative_gradient(Y)
+                self.n_iter_ = 0
+                self.learning_rate_ = float("nan")
+            else:
+                t0 = time.perf_counter()
+                lam = spectral_norm(kernel, seed)
+                timings["learning_rate"] = time.perf_counter() - t0
+                if lam == 0.0:
+                    raise ValueError("the input kernel is zero (all points coincide); there is nothing to embed")
+                Y = self._start(kernel.n, INIT_SCALE * np.sqrt(lam), seed)
+                law = StrainForces(kernel, sampling=self.sampling, seed=seed)
+                if self.sampling is None:
+                    Y = self._run(law, Y, callbacks, timings, learning_rate=STEP / lam, momentum=STRAIN_MOMENTUM)
+                else:
+                    Y = self._run(law, Y, callbacks, timings, learning_rate=SAMPLED_STRAIN_STEP / lam,
+                                  momentum=SAMPLED_STRAIN_MOMENTUM,
+                                  max_step_norm=SAMPLED_MAX_STEP * np.sqrt(lam / kernel.n))
+            self.embedding_ = principal_axes(Y)
+            self._after_fit(X, kernel)
+        timings["total"] = sum(timings.values())
+        self.timings_ = timings
+        return self
+
+    def _check_method_params(self):
+        pass
+
+    def _exact(self, kernel, seed):
+        from .forces.gram import FeatureGram
+
+        if isinstance(kernel, FeatureGram):
+            return classical.pca(kernel.X, self.n_components)[0]
+        Y, self.eigenvalues_ = classical.classical_mds(kernel.B, self.n_components, seed=seed)
+        return Y
+
+    def _after_fit(self, X, kernel):
+        pass
+
+    # landmark / dense / features choice shared by ClassicalMDS(precomputed) and Isomap
+    def _landmark_count(self, n, what):
+        """None for the dense variant, else the number of landmarks (warning when automatic)."""
+        if self.n_landmarks is not None:
+            return min(n, self.n_landmarks)
+        if n <= classical.DENSE_MAX_ROWS:
+            return None
+        warnings.warn(f"{type(self).__name__}: {n} rows exceed the dense limit of {classical.DENSE_MAX_ROWS} "
+                      f"({what} would need {8.0 * n * n / 1e9:.1f} GB); using the landmark variant with "
+                      f"{classical.DEFAULT_LANDMARKS} landmarks (set n_landmarks to choose)", stacklevel=4)
+        return classical.DEFAULT_LANDMARKS
+
+    def _landmark_kernel(self, delta_from_landmarks, landmarks):
+        """FeatureGram of the triangulated landmark coordinates (centred)."""
+        from .forces.gram import FeatureGram
+
+        self._landmark_map = classical.LandmarkMap(delta_from_landmarks[:, landmarks], self.n_components)
+        kernel = FeatureGram(self._landmark_map.features(delta_from_landmarks))
+        self._feature_mean = kernel.mean
+        self.landmarks_ = landmarks
+        self.variant_ = "landmark"
+        return kernel
+
+
+class PCA(_Strain):
+    """Principal component analysis, by forces from a random start (default) or by SVD.
+
+    Strain kernel K = Xc Xc^T, used through products only (never n x n). Extra
+    attributes: ``mean_``, ``components_`` (n_components x n_features, the linear map of
+    ``transform``), ``explained_variance_``, ``n_features_in_``.
+    """
+
+    def __init__(self, n_components=2, *, solver="forces", sampling=None, max_iter=None, tol=1e-7,
+                 init="random", random_state=None, n_jobs=-1, verbose=False):
+        self.n_components = n_components
+        self.solver = solver
+        self.sampling = sampling
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _check_input(self, X):
+        X = check_features(X)
+        if self.n_components > min(X.shape):
+            raise ValueError(f"n_components={self.n_components} must be <= min(n_samples, n_features) = "
+                             f"{min(X.shape)}")
+        return X
+
+    def _kernel(self, X, seed):
+        from .forces.gram import FeatureGram
+
+        kernel = FeatureGram(X)
+        self.mean_ = kernel.mean
+        self.n_features_in_ = X.shape[1]
+        return kernel
+
+    def _after_fit(self, X, kernel):
+        Y = self.embedding_
+        # the least-squares linear map from centred data to the embedding: V_d at the optimum
+        gram = Y.T @ Y
+        self.components_ = (kernel.transpose_product(Y) @ np.linalg.pinv(gram)).T
+        self.explained_variance_ = np.diag(gram) / max(X.shape[0] - 1, 1)
+
+    def transform(self, X):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "components_")
+        X = check_data(X, min_rows=1, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but PCA was fitted with {self.n_features_in_}")
+        return (X - self.mean_) @ self.components_.T
+
+
+class ClassicalMDS(_Strain):
+    """Classical (Torgerson) MDS: strain with K = B = -1/2 C (Delta o Delta) C.
+
+    ``dissimilarity="euclidean"``: Delta is the Euclidean distance between rows of X, and
+    B = Xc Xc^T is used through products (PCA's kernel; no n x n matrix).
+    ``"precomputed"``: X is a symmetric n x n dissimilarity matrix with zero diagonal;
+    B is built densely up to ``classical.DENSE_MAX_ROWS`` rows. Above that (or when
+    ``n_landmarks`` is set) landmark MDS is used: rows of Delta for the landmarks only,
+    every point triangulated from them (a warning says so; ``variant_`` records it).
+    """
+
+    def __init__(self, n_components=2, *, dissimilarity="euclidean", solver="forces", sampling=None,
+                 n_landmarks=None, max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1,
+                 verbose=False):
+        self.n_components = n_components
+        self.dissimilarity = dissimilarity
+        self.solver = solver
+        self.sampling = sampling
+        self.n_landmarks = n_landmarks
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _check_method_params(self):
+        check_choice(self.dissimilarity, "dissimilarity", DISSIMILARITIES)
+        if self.n_landmarks is not None:
+            check_int(self.n_landmarks, "n_landmarks", low=self.n_components + 1)
+            if self.dissimilarity == "euclidean":
+                raise ValueError("n_landmarks applies to dissimilarity='precomputed'; Euclidean classical MDS "
+                                 "never builds an n x n matrix")
+
+    def _check_input(self, X):
+        X = check_features(X) if self.dissimilarity == "euclidean" else check_dissimilarities(X)
+        if self.n_components >= X.shape[0]:
+            raise ValueError(f"n_components={self.n_components} must be < n_samples={X.shape[0]}")
+        return X
+
+    def _kernel(self, X, seed):
+        from .forces.gram import DenseGram, FeatureGram
+
+        self.landmarks_ = None
+        if self.dissimilarity == "euclidean":
+            self.variant_ = "features"
+            return FeatureGram(X)
+        n = X.shape[0]
+        n_landmarks = self._landmark_count(n, "the double-centred matrix B")
+        if n_landmarks is None:
+            self.variant_ = "dense"
+            return DenseGram(classical.gram_from_dissimilarities(X))
+        landmarks = classical.choose_landmarks(n, n_landmarks, seed)
+        return self._landmark_kernel(X[landmarks], landmarks)
+
+
+class Isomap(_Strain):
+    """Isomap: classical MDS of geodesic distances on the symmetrized kNN graph.
+
+    Dense (all-pairs Dijkstra, B built as an n x n matrix) up to
+    ``classical.DENSE_MAX_ROWS`` rows; above that, or when ``n_landmarks`` is set,
+    landmark Isomap (geodesics from the landmarks only; a warning says so, and
+    ``variant_`` records it). ``transform`` places new points from their geodesic
+    distances through their ``n_neighbors`` nearest fitted points.
+    """
+
+    def __init__(self, n_neighbors=5, n_components=2, *, n_landmarks=None, solver="forces", sampling=None,
+                 max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1, verbose=False):
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.n_landmarks = n_landmarks
+        self.solver = solver
+        self.sampling = sampling
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _check_method_params(self):
+        check_int(self.n_neighbors, "n_neighbors", low=1)
+        if self.n_landmarks is not None:
+            check_int(self.n_landmarks, "n_landmarks", low=self.n_components + 1)
+
+    def _check_input(self, X):
+        X = check_magnitude(check_data(X, min_rows=2, dtype=np.float64))
+        n = X.shape[0]
+        if self.n_neighbors > n - 1:
+            raise ValueError(f"n_neighbors={self.n_neighbors} is too large for {n} rows; it must be <= {n - 1}")
+        if self.n_components >= n:
+            raise ValueError(f"n_components={self.n_components} must be < n_samples={n}")
+        return X
+
+    def _kernel(self, X, seed):
+        from .forces.gram import DenseGram
+
+        n = X.shape[0]
+        self.n_features_in_ = X.shape[1]
+        n_landmarks = self._landmark_count(n, "all-pairs geodesic distances")
+        graph, _, _ = classical.knn_graph(X, self.n_neighbors, random_state=seed, n_jobs=self.n_jobs)
+        self._X_fit = X
+        if n_landmarks is None:
+            self.variant_ = "dense"
+            self.landmarks_ = None
+            G = classical.geodesic_distances(graph)
+            self.dist_matrix_ = G
+            B = np.square(G)
+            self._mean_squares = B.mean(axis=1)
+            return DenseGram(classical.double_centre(B))
+        landmarks = classical.choose_landmarks(n, n_landmarks, seed)
+        delta = classical.geodesic_distances(graph, landmarks)
+        self.landmark_distances_ = delta
+        return self._landmark_kernel(delta, landmarks)
+
+    def _after_fit(self, X, kernel):
+        Y = self.embedding_
+        if self.variant_ == "dense":
+            # y(x) = -1/2 (Y^T Y)^-1 Y^T (delta_x^2 - mean_squares): exact for the fitted points
+            self._out_of_sample = np.linalg.pinv(Y.T @ Y) @ Y.T * -0.5
+        else:
+            self._out_of_sample = np.linalg.lstsq(kernel.centred(), Y, rcond=None)[0]
+
+    def transform(self, X):
+        from sklearn.utils.validation import check_is_fitted
+
+        from .neighbors import exact_knn
+
+        check_is_fitted(self, "embedding_")
+        X = check_data(X, min_rows=1, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but Isomap was fitted with {self.n_features_in_}")
+        idx, _ = exact_knn(self._X_fit, self.n_neighbors, queries=X, exclude_self=False)
+        idx = idx.astype(np.int64)
+        lengths = classical.edge_lengths(self._X_fit, idx, queries=X)
+        if self.variant_ == "dense":
+            delta = classical.geodesics_to_new_points(idx, lengths, self.dist_matrix_)
+            S = np.square(delta) - self._mean_squares[:, None]
+            return (self._out_of_sample @ S).T
+        delta = classical.geodesics_to_new_points(idx, lengths, self.landmark_distances_)
+        Z = self._landmark_map.features(delta) - self._feature_mean
+        return Z @ self._out_of_sample
+
+
+class MetricMDS(_Classical):
+    """Metric MDS: minimize the raw stress sum_{i<j} (d_ij - delta_ij)^2.
+
+    ``solver="forces"``: the stress force law from a random start. By default
+    ``sampling=20`` partners per point per epoch with a linearly decaying rate: the
+    noise of sampled pairs finds lower stress than full-batch majorization from the
+    same kind of start (digits, 5 seeds: 0.982-0.984 x SMACOF's stress).
+    ``sampling=None`` sums exactly with learning rate 1 / n, which is SMACOF's Guttman
+    step, until the relative gradient norm (the Guttman step's length relative to the
+    layout's) is below ``tol``. ``solver="exact"``: scikit-learn's SMACOF from the same
+    random start with its own stopping rule (eps 1e-6; ``max_iter`` default 300). Dissimilarities are a dense n x n
+    matrix (Euclidean distances of X, or precomputed), so n is limited to
+    ``classical.DENSE_MAX_ROWS``. Extra attribute: ``stress_`` (= ``final_objective_``).
+    """
+
+    def __init__(self, n_components=2, *, dissimilarity="euclidean", solver="forces", sampling=20,
+                 max_iter=None, tol=1e-4, init="random", random_state=None, n_jobs=-1, verbose=False):
+        self.n_components = n_components
+        self.dissimilarity = dissimilarity
+        self.solver = solver
+        self.sampling = sampling
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def fit(self, X, y=None, *, callbacks=()):
+        """Embed X (rows = points, or a dissimilarity matrix). ``callbacks`` as in PCA.fit."""
+        from .forces.stress import StressForces
+
+        seed = self._check_common()
+        check_choice(self.dissimilarity, "dissimilarity", DISSIMILARITIES)
+        if self.dissimilarity == "euclidean":
+            X = check_magnitude(check_data(X, min_rows=2, dtype=np.float64))
+        else:
+            X = check_dissimilarities(X)
+        n = X.shape[0]
+        if self.n_components >= n:
+            raise ValueError(f"n_components={self.n_components} must be < n_samples={n}")
+        timings = {}
+        with numba_threads(self.n_jobs):
+            t0 = time.perf_counter()
+            if self.dissimilarity == "euclidean":
+                classical.check_dense_size(n, "metric MDS of Euclidean distances",
+                                           "use ClassicalMDS or PCA (no n x n matrix), or a subsample")
+                Delta = classical.euclidean_distances(X)
+            else:
+                classical.check_dense_size(n, "metric MDS", "use a subsample")
+                Delta = X
+            timings["dissimilarities"] = time.perf_counter() - t0
+            law = StressForces(Delta, sampling=self.sampling, seed=seed)
+            # a random start at the dissimilarities' scale: rms distance = rms dissimilarity
+            scale = float(np.sqrt(np.vdot(Delta, Delta) / n / (2.0 * self.n_components)))
+            Y = self._start(n, scale, seed)
+            if self.solver == "exact":
+                t0 = time.perf_counter()
+                Y, _, self.n_iter_ = classical.smacof(Delta, self.n_components, init=Y, random_state=seed,
+                                                      max_iter=self._epochs_exact())
+                timings["exact"] = time.perf_counter() - t0
+                self.final_objective_ = law.objective(Y)
+                self.objective_ = np.array([self.final_objective_])
+                self.gradient_norm_ = law.relative_gradient(Y)
+                self.learning_rate_ = float("nan")
+            else:
+                rate = 1.0 / n if self.sampling is None else SAMPLED_STRESS_STEP / n
+                Y = self._run(law, Y, callbacks, timings, learning_rate=rate)
+        self.embedding_ = Y
+        self.stress_ = self.final_objective_
+        timings["total"] = sum(timings.values())
+        self.timings_ = timings
+        return self
+
+    def _epochs_exact(self):
+        return 300 if self.max_iter is None else int(self.max_iter)
+
+
+
+def principal_axes(Y):
+    """Y centred and rotated so its columns are uncorrelated, largest variance first,
+    each column's largest entry positive (a rotation: distances are unchanged)."""
+    Yc = Y - Y.mean(axis=0)
+    values, vectors = np.linalg.eigh(Yc.T @ Yc)
+    Yr = Yc @ vectors[:, np.argsort(values)[::-1]]
+    flip = np.sign(Yr[np.abs(Yr).argmax(axis=0), np.arange(Yr.shape[1])])
+    return Yr * np.where(flip == 0, 1.0, flip)
+
+
+def check_features(X):
+    """Data rows as float32 when given as float32 (exact, and half the memory traffic of
+    every product), else float64."""
+    if isinstance(X, np.ndarray) and X.dtype == np.float32 and X.ndim == 2 and X.shape[0] >= 2 \
+            and X.shape[1] >= 1 and np.isfinite(X).all():
+        return check_magnitude(np.ascontiguousarray(X))  # valid already: no float64 round trip
+    dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+    return check_magnitude(check_data(X, min_rows=2, dtype=dtype))
+
+
+MAGNITUDE_RANGE = (1e-100, 1e100)
+
+
+def check_magnitude(X, name="X"):
+    """Gram products square the entries: refuse magnitudes whose squares leave float64's range."""
+    big = float(np.abs(X).max())
+    if big > 0 and not MAGNITUDE_RANGE[0] <= big <= MAGNITUDE_RANGE[1]:
+        raise ValueError(f"{name} has entries of magnitude {big:.1e}, outside [{MAGNITUDE_RANGE[0]:g}, "
+                         f"{MAGNITUDE_RANGE[1]:g}]: its Gram products would overflow or underflow; rescale it "
+                         "(e.g. X / X.std())")
+    return X
+
+
+def check_dissimilarities(Delta, *, name="X"):
+    """A square, symmetric, non-negative, finite float64 matrix with zero diagonal.
+
+    Checked in row blocks, so no temporary n x n array is made."""
+    D = check_magnitude(check_data(Delta, name=name, min_rows=2, dtype=np.float64), name)
+    n, m = D.shape
+    if n != m:
+        raise ValueError(f"dissimilarity='precomputed' needs a square matrix, got shape {D.shape}")
+    scale = max(float(np.abs(D).max()), 1e-300)
+    if np.abs(np.diag(D)).max() > 1e-12 * scale:
+        raise ValueError(f"{name} must have a zero diagonal (each point's dissimilarity to itself)")
+    block = max(1, 2_000_000 // n)
+    for s in range(0, n, block):
+        rows = D[s : s + block]
+        if (rows < 0).any():
+            raise ValueError(f"{name} has negative dissimilarities")
+        if np.abs(rows - D[:, s : s + block].T).max() > 1e-10 * scale:
+            raise ValueError(f"{name} must be symmetric")
+    return D
