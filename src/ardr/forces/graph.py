@@ -9,7 +9,6 @@ from ..kernels import attraction_coefficient, clip, umap_repulsion_coefficient
 from ..rng import draw_index, stream_key
 
 
-@numba.njit(parallel=True, cache=True)
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, step, n_batches,
                   a, b, negative_rate, seed, attraction_scale, clip_value, same, out):
     n, dim = head.shape
@@ -45,6 +44,14 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, s
                 c = umap_repulsion_coefficient(t, a, b)
                 for d in range(dim):
                     out[i, d] += clip(c * (head[i, d] - tail[k, d]), clip_value)
+
+
+# Small graphs run serially: a parallel region is launched every step (4 per epoch), and
+# on a busy machine each launch waits for a descheduled thread. Same bytes either way:
+# every point's force is computed by one thread in a fixed order.
+PARALLEL_MIN_ROWS = 10_000
+_sampled_step_parallel = numba.njit(parallel=True, cache=True)(_sampled_step)
+_sampled_step_serial = numba.njit(cache=True)(_sampled_step)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -108,9 +115,10 @@ class SampledGraphForces:
             self._out = np.empty_like(Y)
         same = self.tail is None
         tail = Y if same else self.tail
-        _sampled_step(Y, tail, self.indptr, self.indices, self.epochs_per_sample, self.next_sample,
-                      step, self.n_batches, self.a, self.b, self.negative_rate, self.seed,
-                      self.attraction_scale, self.clip_value, same, self._out)
+        kernel = _sampled_step_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _sampled_step_serial
+        kernel(Y, tail, self.indptr, self.indices, self.epochs_per_sample, self.next_sample,
+               step, self.n_batches, self.a, self.b, self.negative_rate, self.seed,
+               self.attraction_scale, self.clip_value, same, self._out)
         return self._out
 
 
