@@ -286,7 +286,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         if c.verbose:
             from tqdm.auto import tqdm
 
-            progress = tqdm(total=schedule.n_epochs, desc=desc, unit="epoch", leave=False)
+            progress = tqdm(total=schedule.n_epochs, desc=desc, unit="step", leave=False)
         try:
             optimize(Y, law, schedule, progress=progress)
         finally:
