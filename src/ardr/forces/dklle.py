@@ -388,8 +388,9 @@ class GridRepulsion:
         kernel_hat, own = self._kernel(box / p, size, t_c, psi_cap, a, b)
         grid = np.zeros((2,) + size)
         _spread(Y, deg, lo, box, shape, p, grid)
-        pot = scipy.fft.irfft2(scipy.fft.rfft2(grid, axes=(1, 2), workers=-1) * kernel_hat, s=size,
-                               axes=(1, 2), workers=-1)
+        workers = numba.get_num_threads()  # the caller's n_jobs (ardr._threads.numba_threads)
+        pot = scipy.fft.irfft2(scipy.fft.rfft2(grid, axes=(1, 2), workers=workers) * kernel_hat, s=size,
+                               axes=(1, 2), workers=workers)
         value = np.empty(Y.shape[0])
         LRY = np.empty_like(Y)
         _gather(Y, deg, lo, box, shape, p, np.ascontiguousarray(pot[:, :N[0], :N[1]]), own, value, LRY)
@@ -405,7 +406,7 @@ class GridRepulsion:
             return self._kernel_cache[1]
         lags = [np.minimum(np.arange(s), s - np.arange(s)) * h for s in size]
         far = _psi_far(lags[0][:, None] ** 2 + lags[1][None, :] ** 2, t_c, psi_cap, a, b)
-        kernel_hat = scipy.fft.rfft2(far, workers=-1)
+        kernel_hat = scipy.fft.rfft2(far, workers=numba.get_num_threads())
         k = np.arange(self.n_interp) * h
         dx = (k[:, None, None, None] - k[None, None, :, None]) ** 2
         dy = (k[None, :, None, None] - k[None, None, None, :]) ** 2
