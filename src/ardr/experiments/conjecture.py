@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .dklle import dataset_tag, fit_umap_runs, parse_seeds
+from .dklle import check_run_options, dataset_tag, fit_umap_runs, parse_seeds
 
 DEFAULT_DATASETS = "fashion-mnist,swiss-roll,blobs"
 DEFAULT_SIZES = "1000,5000,20000"
@@ -149,16 +149,7 @@ def run(args):
     names = [name for name, _ in parse_datasets(args.datasets or (QUICK_DATASETS if args.quick else DEFAULT_DATASETS))]
     sizes = _sizes(args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES))
     seeds = parse_seeds(args.seeds)
-    if args.quick and args.max_iter == 150:
-        args.max_iter = 20
-    if args.quick and args.umap_epochs is None:
-        args.umap_epochs = 100
-    if args.umap_epochs is not None and args.umap_epochs < 1:
-        raise ValueError(f"--umap-epochs must be >= 1, got {args.umap_epochs}")
-    if args.max_iter < 1:
-        raise ValueError(f"--max-iter must be >= 1, got {args.max_iter}")
-    if args.init not in ("umap-epoch", "spectral"):
-        raise ValueError(f"--init must be umap-epoch or spectral, got {args.init!r}")
+    check_run_options(args)
     rows = []
     for name in names:
         available = _rows_available(name)

@@ -277,13 +277,9 @@ def figure(rows, all_embeddings, all_labels, path):
         plt.close(fig)
 
 
-def run(args):
-    from .._files import atomic_outputs
-    from ..commands._common import jsonable
-
-    text = QUICK_DATASETS if args.quick and args.datasets is None else (args.datasets or DEFAULT_DATASETS)
-    data = parse_datasets(text)
-    seeds = parse_seeds("0,1" if args.quick and args.seeds == "0,1,2" else args.seeds, minimum=1)
+def check_run_options(args):
+    """Shared by ``reproduce dklle`` and ``reproduce conjecture``: --quick shortens the
+    runs; the DK-LLE and UMAP options are checked here."""
     if args.quick and args.max_iter == 150:
         args.max_iter = 20
     if args.quick and args.umap_epochs is None:
@@ -294,6 +290,16 @@ def run(args):
         raise ValueError(f"--max-iter must be >= 1, got {args.max_iter}")
     if args.init not in ("umap-epoch", "spectral"):
         raise ValueError(f"--init must be umap-epoch or spectral, got {args.init!r}")
+
+
+def run(args):
+    from .._files import atomic_outputs
+    from ..commands._common import jsonable
+
+    text = QUICK_DATASETS if args.quick and args.datasets is None else (args.datasets or DEFAULT_DATASETS)
+    data = parse_datasets(text)
+    seeds = parse_seeds("0,1" if args.quick and args.seeds == "0,1,2" else args.seeds, minimum=1)
+    check_run_options(args)
 
     def log(message):
         print(message, flush=True)
