@@ -319,6 +319,8 @@ class GridRepulsion:
     it, capped at ``max_cutoff`` and widened when the grid would exceed ``max_nodes``
     per side. The estimate is deterministic, so a line search on it is consistent; its
     error against ``ExactRepulsion`` is measured (benchmarks/dklle.py), not assumed.
+    A layout whose extent is far larger than its dense part (one far outlier) widens
+    the cutoff with the box, and the exact near field then grows towards all pairs.
     """
 
     name = "grid"
