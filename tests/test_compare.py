@@ -15,14 +15,7 @@ from ardr.methods import available
 METHODS = ["umap", "tsne"] + [m for m in ("pca", "isomap", "lle") if m in available()]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One numba thread: results do not depend on it, and parallel kernels crawl on a busy
-    shared 2-core machine (measured: compare of 300 digits 38 s wall on all threads, 14 s on one)."""
-    from ardr._threads import numba_threads
-
-    with numba_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 @pytest.fixture(scope="module")
