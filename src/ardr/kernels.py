@@ -3,10 +3,16 @@
 All methods of the graph family use q(d) = 1 / (1 + a d^{2b}): UMAP fits a, b to
 ``min_dist`` and ``spread``; tSNE's Student-t kernel is a = b = 1. Coefficients are
 written in terms of the squared distance t = d^2 and multiply (y_j - y_i).
+
+The coefficients are branch-free (a select, not an ``if``, guards t = 0) and use
+``fast_pow``, so the loops that call them vectorize; compile callers with
+``error_model="numpy"``.
 """
 
 import numba
 import numpy as np
+
+from .fastmath import fast_pow
 
 REPULSION_EPS = 0.001  # UMAP's guard against division by zero in the repulsion
 
@@ -25,44 +31,38 @@ def fit_ab(spread=1.0, min_dist=0.1):
     return float(a), float(b)
 
 
-@numba.njit(inline="always", cache=True)
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def q_of_t(t, a, b):
     """Output similarity from squared distance."""
-    return 1.0 / (1.0 + a * t**b)
+    return 1.0 / (1.0 + a * fast_pow(t, b))
 
 
-@numba.njit(inline="always", cache=True)
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def attraction_coefficient(t, a, b):
     """-d/dt' of log q at t = d^2, times 2: the pull along (y_j - y_i) per unit input weight."""
-    if t <= 0.0:
-        return 0.0
-    tb = t**b  # one power per pair: t^(b-1) = t^b / t
-    return 2.0 * a * b * tb / (t * (1.0 + a * tb))
+    tb = fast_pow(t, b)  # one power per pair: t^(b-1) = t^b / t
+    c = 2.0 * a * b * tb / (t * (1.0 + a * tb))
+    return c if t > 0.0 else 0.0
 
 
-@numba.njit(inline="always", cache=True)
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def umap_repulsion_coefficient(t, a, b):
     """d/dy of -log(1 - q): UMAP's push away from a negative sample (with its eps guard)."""
-    if t <= 0.0:
-        return 0.0
-    return 2.0 * b / ((REPULSION_EPS + t) * (1.0 + a * t**b))
+    c = 2.0 * b / ((REPULSION_EPS + t) * (1.0 + a * fast_pow(t, b)))
+    return c if t > 0.0 else 0.0
 
 
-@numba.njit(inline="always", cache=True)
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def normalized_repulsion_coefficient(t, a, b):
     """-dq/dt times 2 (unnormalized): the push of one pair in the normalized (tSNE) objective,
     to be divided by Z = sum q. Equals 2 q^2 for the Student-t kernel a = b = 1."""
-    if t <= 0.0:
-        return 2.0 * a * b if b == 1.0 else 0.0
-    tb = t**b
+    tb = fast_pow(t, b)
     q = 1.0 / (1.0 + a * tb)
-    return 2.0 * a * b * (tb / t) * q * q
+    c = 2.0 * a * b * (tb / t) * q * q
+    at_zero = 2.0 * a * b if b == 1.0 else 0.0
+    return c if t > 0.0 else at_zero
 
 
 @numba.njit(inline="always", cache=True)
 def clip(value, limit):
-    if value > limit:
-        return limit
-    if value < -limit:
-        return -limit
-    return value
+    return min(max(value, -limit), limit)

@@ -30,8 +30,12 @@ def stream_key(seed, epoch, point):
 
 @numba.njit(inline="always", cache=True)
 def draw_index(key, counter, n):
-    """The counter-th integer in [0, n) of the stream."""
-    return np.int64(mix64(key + np.uint64(counter) * _GOLDEN) % np.uint64(n))
+    """The counter-th integer in [0, n) of the stream: the top 32 random bits scaled to
+    [0, n) by a multiply and a shift (Lemire), no division; bias below n / 2^32."""
+    h = mix64(key + np.uint64(counter) * _GOLDEN)
+    if n < 4294967296:
+        return np.int64(((h >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+    return np.int64(h % np.uint64(n))
 
 
 @numba.njit(inline="always", cache=True)

@@ -9,49 +9,93 @@ from ..kernels import attraction_coefficient, clip, umap_repulsion_coefficient
 from ..rng import draw_index, stream_key
 
 
-def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, step, n_batches,
-                  a, b, negative_rate, seed, attraction_scale, clip_value, same, out):
-    n, dim = head.shape
+def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
+                  a, b, negative_rate, seed, attraction_scale, clip_value, out):
+    """One step: the edges of row i in this step's batch are indptr[i]:indptr[i + 1]."""
+    n = head.shape[0]
     n_tail = tail.shape[0]
-    epoch = step // n_batches
-    batch = step % n_batches
-    for i in numba.prange(n):
-        key = stream_key(seed, step, i)
-        counter = 0
-        for d in range(dim):
-            out[i, d] = 0.0
-        for e in range(indptr[i] + batch, indptr[i + 1], n_batches):
-            if next_sample[e] > epoch:
-                continue
-            next_sample[e] += epochs_per_sample[e]
-            j = indices[e]
-            t = 0.0
-            for d in range(dim):
-                diff = head[i, d] - tail[j, d]
-                t += diff * diff
-            c = attraction_coefficient(t, a, b)
-            for d in range(dim):
-                out[i, d] += attraction_scale * clip(c * (tail[j, d] - head[i, d]), clip_value)
-            for _ in range(negative_rate):
-                k = draw_index(key, counter, n_tail)
-                counter += 1
-                if same and k == i:
-                    continue
-                t = 0.0
-                for d in range(dim):
-                    diff = head[i, d] - tail[k, d]
-                    t += diff * diff
-                c = umap_repulsion_coefficient(t, a, b)
-                for d in range(dim):
-                    out[i, d] += clip(c * (head[i, d] - tail[k, d]), clip_value)
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for chunk in numba.prange(n_chunks):
+        lo = chunk * _CHUNK
+        hi = min(n, lo + _CHUNK)
+        # The chunk's pairs go into flat buffers, so the kernel's powers run as one long
+        # vectorized loop rather than a few per point.
+        cap = indptr[hi] - indptr[lo]  # visits this step, at most
+        pull = np.empty(cap, dtype=np.int64)
+        pull_coef = np.empty(cap)
+        push = np.empty(cap * negative_rate, dtype=np.int64)
+        push_coef = np.empty(cap * negative_rate)
+        first = np.empty(hi - lo + 1, dtype=np.int64)  # point lo + r owns pull[first[r]:first[r + 1]]
+        m = 0
+        for i in range(lo, hi):
+            first[i - lo] = m
+            for e in range(indptr[i], indptr[i + 1]):
+                if next_sample[e] <= epoch:
+                    next_sample[e] += epochs_per_sample[e]
+                    pull[m] = indices[e]
+                    m += 1
+        first[hi - lo] = m
+        # negative_rate uniform draws per visit, keyed by (seed, step, point); the self
+        # pair has t = 0 and so no push
+        for i in range(lo, hi):
+            key = stream_key(seed, step, i)
+            base = first[i - lo] * negative_rate
+            for s in range((first[i - lo + 1] - first[i - lo]) * negative_rate):
+                push[base + s] = draw_index(key, s, n_tail)
+        for i in range(lo, hi):
+            r = i - lo
+            _squared_distances(head, i, tail, pull, first[r], first[r + 1], pull_coef)
+            _squared_distances(head, i, tail, push, first[r] * negative_rate, first[r + 1] * negative_rate,
+                               push_coef)
+        for p in range(m):
+            pull_coef[p] = attraction_coefficient(pull_coef[p], a, b)
+        for p in range(m * negative_rate):
+            push_coef[p] = umap_repulsion_coefficient(push_coef[p], a, b)
+        for i in range(lo, hi):
+            r = i - lo
+            for d in range(head.shape[1]):
+                out[i, d] = 0.0
+            # pulls (towards the partner: the sign flips head - tail), then pushes
+            _accumulate(head, i, tail, pull, pull_coef, first[r], first[r + 1], -attraction_scale, clip_value, out)
+            _accumulate(head, i, tail, push, push_coef, first[r] * negative_rate, first[r + 1] * negative_rate,
+                        1.0, clip_value, out)
+
+
+@numba.njit(inline="always", cache=True)
+def _squared_distances(head, i, tail, partner, start, stop, t):
+    for p in range(start, stop):
+        j = partner[p]
+        acc = 0.0
+        for d in range(head.shape[1]):
+            diff = head[i, d] - tail[j, d]
+            acc += diff * diff
+        t[p] = acc
+
+
+@numba.njit(inline="always", cache=True)
+def _accumulate(head, i, tail, partner, coef, start, stop, sign, clip_value, out):
+    """out[i] += sign * sum_p clip(coef[p] * (head[i] - tail[partner[p]])), per coordinate."""
+    for d in range(head.shape[1]):
+        acc = 0.0
+        for p in range(start, stop):
+            acc += clip(coef[p] * (head[i, d] - tail[partner[p], d]), clip_value)
+        out[i, d] += sign * acc
+
+
+# Points per parallel task: a chunk's pairs share scratch buffers and one vectorized
+# coefficient loop.
+_CHUNK = 256
 
 
 # Small graphs run serially: a parallel region is launched every step (4 per epoch), and
 # on a busy machine each launch waits for a descheduled thread. Same bytes either way:
 # every point's force is computed by one thread in a fixed order.
 PARALLEL_MIN_ROWS = 10_000
-_sampled_step_parallel = numba.njit(parallel=True, cache=True)(_sampled_step)
-_sampled_step_serial = numba.njit(cache=True)(_sampled_step)
+# Sums may be reordered (vectorized): still one fixed order per compiled kernel, so the
+# bytes do not depend on the thread count. No nnan/ninf: the kernel masks inf at t = 0.
+_REASSOCIATE = {"reassoc", "contract", "nsz", "arcp"}
+_sampled_step_parallel = numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_REASSOCIATE)(_sampled_step)
+_sampled_step_serial = numba.njit(cache=True, error_model="numpy", fastmath=_REASSOCIATE)(_sampled_step)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -76,6 +120,26 @@ def _csr_parts(graph):
             graph.data.astype(np.float64))
 
 
+def _split_batches(graph, n_batches):
+    """The graph's edges reordered so that batch b of every row is contiguous.
+
+    Batch b of row i holds the row's edges b, b + n_batches, ... in their CSR order;
+    ``indptr[b]`` (shape (n_batches, n + 1)) points into the reordered ``indices`` and
+    weights. A step then reads only its own batch's memory, not every n_batches-th entry
+    of all of it.
+    """
+    indptr = graph.indptr.astype(np.int64)
+    n = graph.shape[0]
+    row = np.repeat(np.arange(n), np.diff(indptr))
+    batch = (np.arange(graph.nnz) - indptr[row]) % n_batches
+    order = np.lexsort((row, batch))  # by batch, then row; stable, so CSR order within
+    counts = np.bincount(batch * n + row, minlength=n_batches * n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    batch_indptr = np.stack([offsets[b * n: (b + 1) * n + 1] for b in range(n_batches)])
+    return (batch_indptr, graph.indices.astype(np.int32)[order],
+            graph.data.astype(np.float64)[order])
+
+
 class SampledGraphForces:
     """UMAP's force law: each edge is visited in proportion to its weight, each visit
     pulls with the kernel's attraction and pushes from ``negative_rate`` random tail
@@ -94,14 +158,14 @@ class SampledGraphForces:
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
                  attraction_scale=None, clip_value=4.0, n_batches=1):
-        self.indptr, self.indices, weights = _csr_parts(graph)
+        self.n_batches = int(n_batches)
+        self.batch_indptr, self.indices, weights = _split_batches(graph, self.n_batches)
         self.a, self.b = float(a), float(b)
         self.negative_rate = int(negative_rate)
         self.seed = int(seed)
         self.tail = tail
         self.attraction_scale = float(attraction_scale if attraction_scale is not None else (2.0 if tail is None else 1.0))
         self.clip_value = float(clip_value)
-        self.n_batches = int(n_batches)
         w_max = weights.max() if weights.size else 1.0
         with np.errstate(divide="ignore"):
             self.epochs_per_sample = np.where(weights > 0, w_max / weights, np.inf)
@@ -113,12 +177,11 @@ class SampledGraphForces:
     def direction(self, Y, step):
         if self._out is None or self._out.shape != Y.shape:
             self._out = np.empty_like(Y)
-        same = self.tail is None
-        tail = Y if same else self.tail
+        tail = Y if self.tail is None else self.tail
         kernel = _sampled_step_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _sampled_step_serial
-        kernel(Y, tail, self.indptr, self.indices, self.epochs_per_sample, self.next_sample,
-               step, self.n_batches, self.a, self.b, self.negative_rate, self.seed,
-               self.attraction_scale, self.clip_value, same, self._out)
+        kernel(Y, tail, self.batch_indptr[step % self.n_batches], self.indices, self.epochs_per_sample,
+               self.next_sample, step // self.n_batches, step, self.a, self.b, self.negative_rate, self.seed,
+               self.attraction_scale, self.clip_value, self._out)
         return self._out
 
 
