@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from . import affinities, initialization, kernels
+from . import affinities, initialization, kernels, ordering
 from ._threads import numba_threads
 from ._validation import check_choice, check_data, check_float, check_int, check_seed
 from .forces import graph as graph_forces
@@ -161,11 +161,17 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             self.knn_indices_, self.knn_dists_ = idx, dist
             self.n_epochs_ = self._default_epochs(n)
             P_used = self._prune(P, self.n_epochs_) if not c.normalized else P
+            # optimize in a cache-friendly numbering of the points, then number them back
+            order = ordering.locality_order(P_used)
+            if order is not None:
+                P_used, Y = ordering.permute_graph(P_used, order), Y[order]
             law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
             self._optimize(Y, law, schedule, "optimize")
             timings["optimize"] = time.perf_counter() - t0
             if c.normalized:
                 self.final_objective_ = self.kl_divergence_ = _kl_divergence(P_used, Y, a, b, law.repulsion)
+            if order is not None:
+                Y[order] = Y.copy()
         timings["total"] = sum(timings.values())
         self.timings_ = timings
         self.graph_ = P

@@ -46,6 +46,12 @@ def attraction_coefficient(t, a, b):
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
+def student_t_attraction_coefficient(t):
+    """attraction_coefficient for a = b = 1 (tSNE's kernel), without a power: 2 / (1 + t)."""
+    return 2.0 / (1.0 + t)
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def umap_repulsion_coefficient(t, a, b):
     """d/dy of -log(1 - q): UMAP's push away from a negative sample (with its eps guard)."""
     c = 2.0 * b / ((REPULSION_EPS + t) * (1.0 + a * fast_pow(t, b)))

@@ -117,6 +117,12 @@ def approximate_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verb
     # on Fashion-MNIST 70k, k=14, recall against exact kNN 0.995 vs 0.9965, in 2/3 the time.
     n_trees = min(64, 4 + int(round(n**0.5 / 66.0)))
     n_iters = max(5, int(round(np.log2(n) / 2)))
+    max_candidates = 60
+    if k > 30:
+        # Many neighbours per point already give NN-descent many candidates: for tSNE's
+        # k = 90 on Fashion-MNIST 70k, 3 iterations of 20 candidates reach recall 0.986
+        # in 9.4 s, against 0.9998 in 34 s with 8 of 60.
+        n_iters, max_candidates = 3, 20
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         index = NNDescent(
@@ -126,7 +132,7 @@ def approximate_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verb
             random_state=random_state,
             n_trees=n_trees,
             n_iters=n_iters,
-            max_candidates=60,
+            max_candidates=max_candidates,
             low_memory=True,
             n_jobs=n_jobs,
             verbose=verbose,

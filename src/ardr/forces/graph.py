@@ -5,7 +5,7 @@ race and the result does not depend on the thread count."""
 import numba
 import numpy as np
 
-from ..kernels import attraction_coefficient, clip, umap_repulsion_coefficient
+from ..kernels import attraction_coefficient, clip, student_t_attraction_coefficient, umap_repulsion_coefficient
 from ..rng import draw_index, stream_key
 
 
@@ -63,6 +63,7 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
 
 @numba.njit(inline="always", cache=True)
 def _squared_distances(head, i, tail, partner, start, stop, t):
+    """t[p] = |head[i] - tail[partner[p]]|^2 for p in [start, stop)."""
     for p in range(start, stop):
         j = partner[p]
         acc = 0.0
@@ -98,26 +99,47 @@ _sampled_step_parallel = numba.njit(parallel=True, cache=True, error_model="nump
 _sampled_step_serial = numba.njit(cache=True, error_model="numpy", fastmath=_REASSOCIATE)(_sampled_step)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_REASSOCIATE)
 def _attraction(head, tail, indptr, indices, weights, a, b, out):
     n, dim = head.shape
-    for i in numba.prange(n):
-        for d in range(dim):
-            out[i, d] = 0.0
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            t = 0.0
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for chunk in numba.prange(n_chunks):
+        # a chunk of rows at a time: one gathering pass stores the differences and squared
+        # distances, one vectorized loop turns these into weighted coefficients, and each
+        # row's pull sums coefficient x difference without gathering again
+        lo = chunk * _CHUNK
+        hi = min(n, lo + _CHUNK)
+        base = indptr[lo]
+        count = indptr[hi] - base
+        diff = np.empty((count, dim))
+        coef = np.empty(count)
+        for i in range(lo, hi):
+            for e in range(indptr[i] - base, indptr[i + 1] - base):
+                j = indices[base + e]
+                t = 0.0
+                for d in range(dim):
+                    delta = tail[j, d] - head[i, d]
+                    diff[e, d] = delta
+                    t += delta * delta
+                coef[e] = t
+        if a == 1.0 and b == 1.0:
+            for e in range(count):
+                coef[e] = weights[base + e] * student_t_attraction_coefficient(coef[e])
+        else:
+            for e in range(count):
+                coef[e] = weights[base + e] * attraction_coefficient(coef[e], a, b)
+        for i in range(lo, hi):
             for d in range(dim):
-                diff = head[i, d] - tail[j, d]
-                t += diff * diff
-            c = weights[e] * attraction_coefficient(t, a, b)
-            for d in range(dim):
-                out[i, d] += c * (tail[j, d] - head[i, d])
+                acc = 0.0
+                for e in range(indptr[i] - base, indptr[i + 1] - base):
+                    acc += coef[e] * diff[e, d]
+                out[i, d] = acc
 
 
 def _csr_parts(graph):
-    return (graph.indptr.astype(np.int64), graph.indices.astype(np.int64),
-            graph.data.astype(np.float64))
+    """Row pointers, column indices and weights, as compact as the kernels read them."""
+    return (graph.indptr.astype(np.int64), graph.indices.astype(np.int32),
+            graph.data.astype(np.float32))
 
 
 def _split_batches(graph, n_batches):

@@ -169,34 +169,25 @@ class FFT:
         size = scipy.fft.next_fast_len(2 * N, real=True)
         K_hat = self._kernel_transform(N, box / p, size)
 
-        w_tail, cells_tail = _interpolation(tail, lo, box, n_boxes, p)
-        w_head, cells_head = (w_tail, cells_tail) if tail is head else _interpolation(head, lo, box, n_boxes, p)
-
-        # charges on the tail: 1 for Z (kernel q), and 1, y_x, y_y for the repulsion (kernel q^2)
-        charges = (None, None, tail[:, 0], tail[:, 1])
-        grid = np.empty((4, N, N), dtype=np.float32)
-        flat = cells_tail.ravel()
-        for c, charge in enumerate(charges):
-            weights = w_tail if charge is None else w_tail * charge[:, None]
-            grid[c] = np.bincount(flat, weights=weights.ravel(), minlength=N * N).reshape(N, N)
+        # charges 1, y_x, y_y on the tail's nodes; the charge-1 grid is convolved twice,
+        # with q (for Z) and with q^2 (for the repulsion), the others with q^2
+        grid = np.zeros((3, N, N))
+        _spread(tail, lo, box, n_boxes, p, grid)
         # 2-D convolution by FFT in single precision, skipping the zero padding: rows
         # beyond N are zero on the way in and not needed on the way out.
-        spectrum = scipy.fft.rfft(grid, n=size, axis=2, workers=-1)
+        spectrum = scipy.fft.rfft(grid.astype(np.float32), n=size, axis=2, workers=-1)
         spectrum = scipy.fft.fft(spectrum, n=size, axis=1, workers=-1, overwrite_x=True)
-        spectrum[0] *= K_hat[0]
-        spectrum[1:] *= K_hat[1]
+        spectrum = _multiply_spectrum(spectrum, K_hat)
         spectrum = scipy.fft.ifft(spectrum, axis=1, workers=-1, overwrite_x=True)[:, :N]
         potentials = scipy.fft.irfft(spectrum, n=size, axis=2, workers=-1)[:, :, :N]
-        potentials = potentials.reshape(4, N * N).astype(np.float64)
 
-        phi = np.einsum("nk,cnk->cn", w_head, potentials[:, cells_head])
-        Z = float(phi[0].sum())
-        if same:
-            # remove each point's interaction with itself as the grid sees it (not q(0) = 1:
-            # interpolation error at zero lag would otherwise bias Z for sparse layouts)
-            Z -= float(np.einsum("nk,kl,nl->", w_head, _self_kernel(p, box / p), w_head))
-        R = 2.0 * (head * phi[1][:, None] - phi[2:].T)  # self pairs cancel here
-        return R, Z
+        R = np.empty_like(head)
+        z = np.empty(head.shape[0])
+        # each point's interaction with itself as the grid sees it is taken out of Z (not
+        # q(0) = 1: interpolation error at zero lag would otherwise bias Z for sparse layouts)
+        self_kernel = _self_kernel(p, box / p) if same else np.zeros((p * p, p * p))
+        _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z)
+        return R, float(z.sum())
 
     def _kernel_transform(self, N, h, size):
         """FFT of the kernels q and q^2 sampled at grid lags, circulant-embedded in size x size."""
@@ -227,20 +218,70 @@ def _pad(Y):
     return np.hstack([Y, np.zeros((Y.shape[0], 1))])
 
 
-def _interpolation(Y, lo, box, n_boxes, p):
-    """Lagrange weights (n, p*p) and flat grid cells (n, p*p) of every point."""
-    N = n_boxes * p
-    nodes = (np.arange(p) + 0.5) / p
-    pos = (Y - lo) / box
-    cell = np.clip(np.floor(pos).astype(np.int64), 0, n_boxes - 1)
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _lagrange(y, lo, box, n_boxes, p, L):
+    """Cell of coordinate y and the Lagrange weights L[0:p] of its p nodes at (k + 0.5) / p."""
+    pos = (y - lo) / box
+    cell = min(max(int(np.floor(pos)), 0), n_boxes - 1)
     u = pos - cell
-    L = np.ones((Y.shape[0], 2, p))
     for k in range(p):
+        w = 1.0
         for m in range(p):
             if m != k:
-                L[:, :, k] *= (u - nodes[m]) / (nodes[k] - nodes[m])
-    gx = cell[:, 0:1] * p + np.arange(p)[None, :]
-    gy = cell[:, 1:2] * p + np.arange(p)[None, :]
-    weights = (L[:, 0, :, None] * L[:, 1, None, :]).reshape(-1, p * p)
-    cells = (gx[:, :, None] * N + gy[:, None, :]).reshape(-1, p * p)
-    return weights, cells
+                w *= (u - (m + 0.5) / p) / ((k - m) / p)
+        L[k] = w
+    return cell * p
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _spread(tail, lo, box, n_boxes, p, grid):
+    """Charges 1 (grid 0), y_x (1), y_y (2) of the tail points onto the node grid.
+    One thread per grid: every cell is summed by one thread in point order."""
+    for c in numba.prange(3):
+        Lx = np.empty(p)
+        Ly = np.empty(p)
+        for i in range(tail.shape[0]):
+            gx = _lagrange(tail[i, 0], lo, box, n_boxes, p, Lx)
+            gy = _lagrange(tail[i, 1], lo, box, n_boxes, p, Ly)
+            charge = 1.0 if c == 0 else tail[i, c - 1]
+            for kx in range(p):
+                for ky in range(p):
+                    grid[c, gx + kx, gy + ky] += Lx[kx] * Ly[ky] * charge
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z):
+    """Interpolate the potentials back to the head points: z[i] = sum_j q_ij less the
+    point's own term w_i^T self_kernel w_i, and R[i] = 2 sum_j q_ij^2 (y_i - y_j) (self
+    pairs cancel in R). Potentials: q * 1, q^2 * 1, q^2 * y_x, q^2 * y_y."""
+    for i in numba.prange(head.shape[0]):
+        Lx = np.empty(p)
+        Ly = np.empty(p)
+        gx = _lagrange(head[i, 0], lo, box, n_boxes, p, Lx)
+        gy = _lagrange(head[i, 1], lo, box, n_boxes, p, Ly)
+        phi0 = phi1 = phi2 = phi3 = own = 0.0
+        for a in range(p * p):
+            kx, ky = a // p, a % p
+            w = Lx[kx] * Ly[ky]
+            phi0 += w * potentials[0, gx + kx, gy + ky]
+            phi1 += w * potentials[1, gx + kx, gy + ky]
+            phi2 += w * potentials[2, gx + kx, gy + ky]
+            phi3 += w * potentials[3, gx + kx, gy + ky]
+            for b in range(p * p):
+                own += w * self_kernel[a, b] * Lx[b // p] * Ly[b % p]
+        z[i] = phi0 - own
+        R[i, 0] = 2.0 * (head[i, 0] * phi1 - phi2)
+        R[i, 1] = 2.0 * (head[i, 1] * phi1 - phi3)
+
+
+@numba.njit(parallel=True, cache=True)
+def _multiply_spectrum(spectrum, K_hat):
+    """The four products: charge 1 by the transforms of q and q^2, y_x and y_y by q^2."""
+    out = np.empty((4,) + spectrum.shape[1:], dtype=spectrum.dtype)
+    for c in numba.prange(4):
+        src = 0 if c < 2 else c - 1
+        k = K_hat[0] if c == 0 else K_hat[1]
+        for r in range(spectrum.shape[1]):
+            for s in range(spectrum.shape[2]):
+                out[c, r, s] = spectrum[src, r, s] * k[r, s]
+    return out
