@@ -11,7 +11,7 @@ are those a user would see. The worker:
 1. imports the library (``import_s``);
 2. fits 200 seeded random rows of the data (``compile_s``: numba compilation
    and other first-call costs; for umap-learn on data of >= 4096 rows the warm-up
-   forces the approximate (NN-descent) kNN path that the real fit will take);
+   forces the approximate kNN path that the real fit will take);
 3. fits the data set (``fit_s``, wall time of ``fit_transform``/``fit`` with the
    kNN search included; ``cpu_s`` is the process CPU time of that fit; ``stages``
    is the estimator's ``timings_`` dict where it has one);
@@ -69,7 +69,7 @@ def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool
         cls = ardr.UMAP if method == "umap" else ardr.TSNE
         kw = {}
         if warmup and n_rows > ardr_exact_max_rows():
-            # the real fit will use pynndescent: compile that path in the warm-up too
+            # the real fit will use the approximate (IVF) search: compile that path in the warm-up too
             kw["knn_method"] = "approximate"
         est = cls(random_state=seed, **kw)
         return est, est.fit_transform, getattr(ardr, "__version__", "?")

@@ -13,7 +13,7 @@ from ._validation import check_choice, check_data, check_float, check_int, check
 from .forces import graph as graph_forces
 from .io import SaveMixin
 from .forces import repulsion as repulsion_estimators
-from .neighbors import METRICS, check_precomputed, exact_knn, nearest_neighbors
+from .neighbors import METHODS as KNN_METHODS, METRICS, check_precomputed, exact_knn, nearest_neighbors
 from .optimize import Schedule, optimize
 
 INPUT_KERNELS = ("umap", "tsne")
@@ -88,7 +88,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         check_choice(c.input_kernel, "input_kernel", INPUT_KERNELS)
         check_choice(c.metric, "metric", METRICS)
         check_choice(c.repulsion, "repulsion", REPULSIONS)
-        check_choice(c.knn_method, "knn_method", ("auto", "exact", "approximate"))
+        check_choice(c.knn_method, "knn_method", KNN_METHODS)
         if not isinstance(c.normalized, (bool, np.bool_)):
             raise ValueError(f"normalized must be True or False, got {c.normalized!r}")
         check_int(c.n_components, "n_components", low=1)
@@ -163,15 +163,13 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             P_used = self._prune(P, self.n_epochs_) if not c.normalized else P
             # optimize in a cache-friendly numbering of the points, then number them back
             order = ordering.locality_order(P_used)
-            if order is not None:
-                P_used, Y = ordering.permute_graph(P_used, order), Y[order]
+            P_used, Y = ordering.permute_graph(P_used, order), Y[order]
             law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
             self._optimize(Y, law, schedule, "optimize")
             timings["optimize"] = time.perf_counter() - t0
             if c.normalized:
                 self.final_objective_ = self.kl_divergence_ = _kl_divergence(P_used, Y, a, b, law.repulsion)
-            if order is not None:
-                Y[order] = Y.copy()
+            Y[order] = Y.copy()
         timings["total"] = sum(timings.values())
         self.timings_ = timings
         self.graph_ = P

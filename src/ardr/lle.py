@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._threads import numba_threads
 from ._validation import check_choice, check_data, check_float, check_int, check_seed
-from .neighbors import METRICS, exact_knn, nearest_neighbors
+from .neighbors import METHODS as KNN_METHODS, METRICS, exact_knn, nearest_neighbors
 
 EIGEN_SOLVERS = ("auto", "arpack", "dense")
 DENSE_MAX_ROWS = 200  # "auto" solves M densely up to here (as scikit-learn does)
@@ -51,13 +51,13 @@ def lle_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0, n_
     ties at the k-th distance (common in integer data such as digits) fall the same way
     and the two embeddings can be compared exactly; above EXACT_MAX_ROWS (or with
     method="approximate") ardr's approximate search is used."""
-    from .neighbors import EXACT_MAX_ROWS, approximate_knn, drop_self
+    from .neighbors import EXACT_MAX_ROWS, drop_self, nearest_neighbors
 
     if method == "auto":
         method = "exact" if X.shape[0] <= EXACT_MAX_ROWS else "approximate"
-    if method == "approximate":
-        return approximate_knn(X, k, metric=metric, random_state=random_state, n_jobs=n_jobs,
-                               verbose=verbose)[0]
+    if method != "exact":
+        return nearest_neighbors(X, k, metric=metric, method=method, random_state=random_state, n_jobs=n_jobs,
+                                 verbose=verbose)[0]
     from sklearn.neighbors import NearestNeighbors
 
     nn = NearestNeighbors(n_neighbors=k + 1, metric=metric, n_jobs=n_jobs).fit(X)
@@ -125,7 +125,7 @@ class LLE(TransformerMixin, BaseEstimator):
         if self.max_iter is not None:
             check_int(self.max_iter, "max_iter", low=1)
         check_choice(self.metric, "metric", METRICS)
-        check_choice(self.knn_method, "knn_method", ("auto", "exact", "approximate"))
+        check_choice(self.knn_method, "knn_method", KNN_METHODS)
         return k, d
 
     def fit(self, X, y=None):
@@ -297,7 +297,7 @@ class DKLLE(BaseEstimator):
         check_choice(self.metric, "metric", METRICS)
         check_choice(self.repulsion, "repulsion", ("auto", "exact", "grid"))
         check_choice(self.solver, "solver", ("auto", "direct", "cg"))
-        check_choice(self.knn_method, "knn_method", ("auto", "exact", "approximate"))
+        check_choice(self.knn_method, "knn_method", KNN_METHODS)
         if not (isinstance(self.damping, str) and self.damping == "anneal"):
             check_float(self.damping, "damping", low=0.0, low_inclusive=False)
         if isinstance(self.init, str):
