@@ -115,7 +115,7 @@ print(json.dumps(dict(estimator="{cls}", n=len(X), wall_s=time.perf_counter() - 
 def check_scaling(args):
     """Fit time per stage on Fashion-MNIST subsets, each in a fresh process after a warm-up
     fit, and the time over n log n (the growth should not exceed it). UMAP runs 500 epochs
-    up to 10,000 rows and 200 above (umap-learn's schedule); kNN is exact up to 20,000 rows."""
+    up to 10,000 rows and 200 above (umap-learn's schedule); kNN is exact up to 10,000 rows."""
     import math
 
     rows = []

@@ -12,7 +12,9 @@ import numpy as np
 
 METRICS = ("euclidean", "cosine")
 METHODS = ("auto", "exact", "approximate", "nndescent")
-EXACT_MAX_ROWS = 20_000
+# Exact search is quadratic: Fashion-MNIST 20k, k=14: 9.4 s exact vs 1.9 s by IVF (recall
+# 0.992); 10k: 2.4 s vs 0.85 s (recall 0.998).
+EXACT_MAX_ROWS = 10_000
 _BLOCK_ELEMENTS = 16_000_000  # ~64 MB float32 distance block
 
 
