@@ -168,7 +168,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             self._optimize(Y, law, schedule, "optimize")
             timings["optimize"] = time.perf_counter() - t0
             if c.normalized:
-                self.final_objective_ = self.kl_divergence_ = _kl_divergence(P_used, Y, a, b, law.repulsion)
+                self.final_objective_ = self.kl_divergence_ = graph_forces.kl_divergence(P_used, Y, a, b, law.repulsion)
             Y[order] = Y.copy()
         timings["total"] = sum(timings.values())
         self.timings_ = timings
@@ -340,18 +340,6 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
                 schedule.learning_rate = schedule.learning_rate / 4.0
             self._optimize(Y, law, schedule, "transform")
         return Y.astype(np.float32)
-
-
-def _kl_divergence(P, Y, a, b, repulsion):
-    """KL(P || Q) with Q = q / Z; Z from the method's own repulsion estimator (exact below
-    EXACT_REPULSION_MAX_ROWS, FFT-interpolated or sampled above)."""
-    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
-    p = P.data.astype(np.float64)
-    t = np.einsum("ij,ij->i", Y[rows] - Y[P.indices], Y[rows] - Y[P.indices])
-    log_q = -np.log1p(a * t**b)
-    _, Z = repulsion(Y, Y, a, b, 0, True)
-    keep = p > 0
-    return float(np.sum(p[keep] * (np.log(p[keep]) - log_q[keep])) + np.log(Z) * p.sum())
 
 
 class UMAP(ARDR):

@@ -10,17 +10,44 @@ def random_layout(n, dim, seed, scale=10.0):
     return np.random.default_rng(seed).uniform(0.0, scale, size=(n, dim))
 
 
+# Up to this many columns PCA goes through the D x D covariance (float64, accumulated
+# block by block: Fashion-MNIST 70k x 784 in 0.7 s against 2.5 s for a float64 copy and
+# scikit-learn); wider data through scikit-learn.
+COVARIANCE_MAX_COLUMNS = 2048
+
+
+def principal_scores(X, n_dims, *, scale=1.0, block=8192):
+    """Scores of X / scale on its top n_dims principal axes (float64, n x n_dims).
+
+    The covariance is summed in float64 over row blocks, so X is never copied whole;
+    a symmetric eigen-decomposition gives the axes. Deterministic."""
+    mean = X.mean(axis=0, dtype=np.float64) / scale
+    cov = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, X.shape[0], block):
+        centred = X[start:start + block].astype(np.float64) / scale - mean
+        cov += centred.T @ centred
+    _, vectors = np.linalg.eigh(cov)
+    axes = vectors[:, ::-1][:, :n_dims]
+    scores = np.empty((X.shape[0], n_dims))
+    for start in range(0, X.shape[0], block):
+        scores[start:start + block] = (X[start:start + block].astype(np.float64) / scale - mean) @ axes
+    return scores
+
+
 def pca_layout(X, dim, seed):
     """Top principal component scores of X (deterministic sign: largest |entry| positive)."""
-    from sklearn.decomposition import PCA
-
     dim_avail = min(dim, X.shape[1], X.shape[0])
     Y = np.zeros((X.shape[0], dim))
     if not np.ptp(X, axis=0).any():
         return Y  # no variance at all: every start is as good as another
-    X = np.asarray(X, dtype=np.float64)
-    X = X / np.abs(X).max()  # scale-free: PCA's variances neither underflow nor overflow
-    Y[:, :dim_avail] = PCA(n_components=dim_avail, random_state=seed).fit_transform(X)
+    scale = float(np.abs(X).max())  # scale-free: PCA's variances neither underflow nor overflow
+    if X.shape[1] <= COVARIANCE_MAX_COLUMNS:
+        Y[:, :dim_avail] = principal_scores(X, dim_avail, scale=scale)
+    else:
+        from sklearn.decomposition import PCA
+
+        Y[:, :dim_avail] = PCA(n_components=dim_avail, random_state=seed).fit_transform(
+            np.asarray(X, dtype=np.float64) / scale)
     if dim_avail < dim:  # fewer features than output dimensions: fill with small noise
         Y[:, dim_avail:] = np.random.default_rng(seed).normal(scale=1e-4, size=(X.shape[0], dim - dim_avail))
     flip = np.sign(Y[np.abs(Y).argmax(axis=0), np.arange(dim)])

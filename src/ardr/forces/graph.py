@@ -104,36 +104,64 @@ def _attraction(head, tail, indptr, indices, weights, a, b, out):
     n, dim = head.shape
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for chunk in numba.prange(n_chunks):
-        # a chunk of rows at a time: one gathering pass stores the differences and squared
-        # distances, one vectorized loop turns these into weighted coefficients, and each
-        # row's pull sums coefficient x difference without gathering again
         lo = chunk * _CHUNK
         hi = min(n, lo + _CHUNK)
-        base = indptr[lo]
-        count = indptr[hi] - base
-        diff = np.empty((count, dim))
-        coef = np.empty(count)
+        longest = 0
         for i in range(lo, hi):
-            for e in range(indptr[i] - base, indptr[i + 1] - base):
-                j = indices[base + e]
+            longest = max(longest, indptr[i + 1] - indptr[i])
+        # one row at a time in buffers that stay in L1: a gathering pass stores the
+        # differences and squared distances, one vectorized loop turns these into weighted
+        # coefficients, and the pull sums coefficient x difference without gathering again
+        diff = np.empty((longest, dim))
+        coef = np.empty(longest)
+        for i in range(lo, hi):
+            start = indptr[i]
+            count = indptr[i + 1] - start
+            for e in range(count):
+                j = indices[start + e]
                 t = 0.0
                 for d in range(dim):
                     delta = tail[j, d] - head[i, d]
                     diff[e, d] = delta
                     t += delta * delta
                 coef[e] = t
-        if a == 1.0 and b == 1.0:
-            for e in range(count):
-                coef[e] = weights[base + e] * student_t_attraction_coefficient(coef[e])
-        else:
-            for e in range(count):
-                coef[e] = weights[base + e] * attraction_coefficient(coef[e], a, b)
-        for i in range(lo, hi):
+            if a == 1.0 and b == 1.0:
+                for e in range(count):
+                    coef[e] = weights[start + e] * student_t_attraction_coefficient(coef[e])
+            else:
+                for e in range(count):
+                    coef[e] = weights[start + e] * attraction_coefficient(coef[e], a, b)
             for d in range(dim):
                 acc = 0.0
-                for e in range(indptr[i] - base, indptr[i + 1] - base):
+                for e in range(count):
                     acc += coef[e] * diff[e, d]
                 out[i, d] = acc
+
+
+@numba.njit(parallel=True, cache=True)
+def _edge_cross_entropy(Y, indptr, indices, weights, a, b):
+    """sum over edges with p > 0 of p (log p - log q): KL(P || Q) less its log Z term."""
+    total = np.zeros(Y.shape[0])
+    for i in numba.prange(Y.shape[0]):
+        acc = 0.0
+        for e in range(indptr[i], indptr[i + 1]):
+            p = np.float64(weights[e])
+            if p > 0.0:
+                j = indices[e]
+                t = 0.0
+                for d in range(Y.shape[1]):
+                    delta = Y[i, d] - Y[j, d]
+                    t += delta * delta
+                acc += p * (np.log(p) + np.log1p(a * t**b))
+        total[i] = acc
+    return total.sum()
+
+
+def kl_divergence(P, Y, a, b, repulsion):
+    """KL(P || Q), Q = q / Z, for a graph P summing to one; Z from ``repulsion``."""
+    _, Z = repulsion(Y, Y, a, b, 0, True)
+    indptr, indices, weights = _csr_parts(P)
+    return float(_edge_cross_entropy(Y, indptr, indices, weights, float(a), float(b)) + np.log(Z) * P.data.sum())
 
 
 def _csr_parts(graph):

@@ -233,20 +233,44 @@ def _lagrange(y, lo, box, n_boxes, p, L):
     return cell * p
 
 
+# Spreading runs in parallel over bands of grid columns: a point's nodes all lie in its
+# own box, so box-aligned bands never share a node. The count is fixed, not the thread
+# count, so every node sums its points in the same (index) order on any number of threads.
+_SPREAD_BANDS = 32
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _spread(tail, lo, box, n_boxes, p, grid):
-    """Charges 1 (grid 0), y_x (1), y_y (2) of the tail points onto the node grid.
-    One thread per grid: every cell is summed by one thread in point order."""
-    for c in numba.prange(3):
+    """Charges 1 (grid 0), y_x (1), y_y (2) of the tail points onto the node grid."""
+    n = tail.shape[0]
+    boxes_per_band = (n_boxes + _SPREAD_BANDS - 1) // _SPREAD_BANDS
+    # the points of each band, in index order (a counting sort by the box's x index)
+    band = np.empty(n, dtype=np.int64)
+    starts = np.zeros(_SPREAD_BANDS + 1, dtype=np.int64)
+    for i in range(n):
+        b = min(max(int(np.floor((tail[i, 0] - lo) / box)), 0), n_boxes - 1) // boxes_per_band
+        band[i] = b
+        starts[b + 1] += 1
+    for b in range(_SPREAD_BANDS):
+        starts[b + 1] += starts[b]
+    members = np.empty(n, dtype=np.int64)
+    fill = starts[:-1].copy()
+    for i in range(n):
+        members[fill[band[i]]] = i
+        fill[band[i]] += 1
+    for b in numba.prange(_SPREAD_BANDS):
         Lx = np.empty(p)
         Ly = np.empty(p)
-        for i in range(tail.shape[0]):
+        for s in range(starts[b], starts[b + 1]):
+            i = members[s]
             gx = _lagrange(tail[i, 0], lo, box, n_boxes, p, Lx)
             gy = _lagrange(tail[i, 1], lo, box, n_boxes, p, Ly)
-            charge = 1.0 if c == 0 else tail[i, c - 1]
             for kx in range(p):
                 for ky in range(p):
-                    grid[c, gx + kx, gy + ky] += Lx[kx] * Ly[ky] * charge
+                    w = Lx[kx] * Ly[ky]
+                    grid[0, gx + kx, gy + ky] += w
+                    grid[1, gx + kx, gy + ky] += w * tail[i, 0]
+                    grid[2, gx + kx, gy + ky] += w * tail[i, 1]
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
