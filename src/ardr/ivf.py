@@ -20,6 +20,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .neighbors import _sort_rows
+
 CELL_SIZE = 256
 KMEANS_ITERATIONS = 8
 KMEANS_SAMPLE_PER_CELL = 64
@@ -71,8 +73,8 @@ def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
         others = np.concatenate([members[p] for p in probes[c]])
         products = blocks[c] @ np.concatenate([blocks[p] for p in probes[c]]).T
         _push_block(products, r_norms[members[c]], r_norms[others], members[c], others, heap_key, heap_index)
-    _sort_heaps(heap_key, heap_index)
-    return heap_index, np.maximum(heap_key, 0.0)
+    order = _sort_rows(heap_key, heap_index)
+    return np.take_along_axis(heap_index, order, axis=1), np.maximum(np.take_along_axis(heap_key, order, axis=1), 0.0)
 
 
 def _kmeans(R, n_cells, seed):
@@ -159,38 +161,26 @@ def _push_block(products, q_norms, r_norms, q_index, r_index, heap_key, heap_ind
                     top_key, top_index = keys[0], idx[0]
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _rerank(R, candidates, k):
     """The k candidates of each row nearest in R's full space, by (squared distance, index)."""
+    keys = _full_keys(R, candidates)
+    order = _sort_rows(keys, candidates)[:, :k]
+    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(keys, order, axis=1)
+
+
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+def _full_keys(R, candidates):
+    """Squared distances in R's full space from each row to its candidates."""
     n, c = candidates.shape
-    indices = np.empty((n, k), dtype=np.int32)
-    keys = np.empty((n, k), dtype=np.float32)
+    keys = np.empty((n, c), dtype=np.float32)
     for i in numba.prange(n):
-        key = np.empty(c, dtype=np.float32)
         for s in range(c):
             j = candidates[i, s]
             acc = np.float32(0.0)  # reassociated: a vectorized sum, one fixed order
             for d in range(R.shape[1]):
                 diff = R[i, d] - R[j, d]
                 acc += diff * diff
-            key[s] = acc
-        # candidates arrive sorted by (projected key, index); order them by index, then
-        # stably by exact key, so equal keys stay in index order
-        by_index = np.argsort(candidates[i], kind="mergesort")
-        ranked = by_index[np.argsort(key[by_index], kind="mergesort")][:k]
-        for s in range(k):
-            indices[i, s] = candidates[i, ranked[s]]
-            keys[i, s] = key[ranked[s]]
-    return indices, keys
+            keys[i, s] = acc
+    return keys
 
 
-@numba.njit(parallel=True, cache=True)
-def _sort_heaps(heap_key, heap_index):
-    """Each row in increasing (key, index) order, in place."""
-    for i in numba.prange(heap_key.shape[0]):
-        order = np.argsort(heap_index[i], kind="mergesort")
-        keys = heap_key[i][order]
-        idx = heap_index[i][order]
-        order = np.argsort(keys, kind="mergesort")  # stable: equal keys stay by index
-        heap_key[i] = keys[order]
-        heap_index[i] = idx[order]
