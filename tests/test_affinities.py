@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ardr import affinities
-from ardr.neighbors import approximate_knn, check_precomputed, exact_knn, nearest_neighbors
+from ardr.neighbors import check_precomputed, exact_knn, nearest_neighbors, nndescent_knn
 
 
 def test_exact_knn_matches_sklearn(digits):
@@ -29,9 +29,9 @@ def test_cosine_knn_and_zero_rows():
     assert np.allclose(dist[5], 1.0)
 
 
-def test_approximate_knn_recall(digits):
+def test_nndescent_knn_recall(digits):
     X, _ = digits
-    idx, _ = approximate_knn(X, 10, random_state=0)
+    idx, _ = nndescent_knn(X, 10, random_state=0)
     ref, _ = exact_knn(X, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx, ref)])
     assert recall > 0.95

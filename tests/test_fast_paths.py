@@ -107,7 +107,9 @@ def test_ivf_with_all_probes_is_exact(digits):
 def test_approximate_method_is_the_ivf_search_and_handles_cosine():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(600, 12)).astype(np.float32)
+    X[7] = 0.0  # no direction: cosine distance 1 to every other row
     idx, dist = nearest_neighbors(X, 8, metric="cosine", method="approximate")
+    np.testing.assert_allclose(dist[7], 1.0, atol=1e-6)
     np.testing.assert_array_equal((idx, dist)[0], inverted_file_knn(X, 8, metric="cosine")[0])
     from sklearn.metrics.pairwise import cosine_distances
 

@@ -33,7 +33,7 @@ def nearest_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0
     if method == "approximate":
         return inverted_file_knn(X, k, metric=metric, random_state=random_state)
     if method == "nndescent":
-        return approximate_knn(X, k, metric=metric, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+        return nndescent_knn(X, k, metric=metric, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
     raise ValueError(f"unknown neighbour method {method!r}; choose one of {', '.join(map(repr, METHODS))}")
 
 
@@ -49,8 +49,16 @@ def inverted_file_knn(X, k, *, metric="euclidean", random_state=0):
         indices, keys = projected_ivf_knn(R, k, n_probe=IVF_PROBES, random_state=random_state)
     else:
         indices, keys = ivf_knn(R, k, n_probe=IVF_PROBES, random_state=random_state)
-    # unit rows for cosine: |x - y|^2 = 2 (1 - cos), so the cosine distance is half the key
-    distances = keys / 2.0 if metric == "cosine" else np.sqrt(keys)
+    if metric == "cosine":
+        # 1 - cos from the unit rows themselves (a zero row: distance 1, as in exact_knn;
+        # the search's key |x - y|^2 = 2 (1 - cos) holds only between unit rows)
+        distances = np.empty(indices.shape, dtype=np.float64)
+        rows = max(1, _BLOCK_ELEMENTS // (indices.shape[1] * R.shape[1]))  # bounded gather
+        for start in range(0, R.shape[0], rows):
+            block = slice(start, start + rows)
+            distances[block] = 1.0 - np.einsum("ikd,id->ik", R[indices[block]], R[block], dtype=np.float64)
+    else:
+        distances = np.sqrt(keys)
     if scale != 1.0:
         distances = (distances.astype(np.float64) * scale).astype(np.float32)
     return indices, distances.astype(np.float32)
@@ -132,8 +140,8 @@ def _sort_rows(values, ids):
     return np.take_along_axis(order, np.argsort(v, axis=1, kind="stable"), axis=1)
 
 
-def approximate_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verbose=False):
-    """Approximate neighbours with pynndescent (nearest-neighbour descent)."""
+def nndescent_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verbose=False):
+    """Approximate neighbours with pynndescent (nearest-neighbour descent): ``method="nndescent"``."""
     from pynndescent import NNDescent
 
     scale = _power_of_two_scale(X)
