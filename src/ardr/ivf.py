@@ -40,9 +40,9 @@ def projected_ivf_knn(R, k, *, n_probe, random_state=0, n_dims=PROJECTED_DIMS, c
     """``ivf_knn`` for wide data: candidates found among the top ``n_dims`` principal
     components (a matrix product ~D / n_dims times cheaper), then ranked by their exact
     distances in the full space. Same output as ``ivf_knn``."""
-    n_candidates = min(R.shape[0] - 1, CANDIDATES_PER_NEIGHBOUR * k + EXTRA_CANDIDATES)
     from .initialization import principal_scores
 
+    n_candidates = min(R.shape[0] - 1, CANDIDATES_PER_NEIGHBOUR * k + EXTRA_CANDIDATES)
     projected = np.ascontiguousarray(principal_scores(R, n_dims), dtype=np.float32)
     candidates, _ = ivf_knn(projected, n_candidates, n_probe=n_probe, random_state=random_state,
                             cell_size=cell_size)
