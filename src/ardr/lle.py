@@ -50,8 +50,8 @@ def lle_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0, n_
     Exact search goes through scikit-learn's NearestNeighbors, as its LLE does, so that
     ties at the k-th distance (common in integer data such as digits) fall the same way
     and the two embeddings can be compared exactly; above EXACT_MAX_ROWS (or with
-    method="approximate") ardr's approximate search is used."""
-    from .neighbors import EXACT_MAX_ROWS, drop_self, nearest_neighbors
+    method="approximate" or "nndescent") ardr's own search is used."""
+    from .neighbors import EXACT_MAX_ROWS, drop_self
 
     if method == "auto":
         method = "exact" if X.shape[0] <= EXACT_MAX_ROWS else "approximate"

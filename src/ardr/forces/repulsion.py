@@ -219,11 +219,17 @@ def _pad(Y):
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
+def _box(y, lo, box, n_boxes):
+    """Index of the box holding coordinate y (clamped to the grid)."""
+    return min(max(int(np.floor((y - lo) / box)), 0), n_boxes - 1)
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def _lagrange(y, lo, box, n_boxes, p, L):
-    """Cell of coordinate y and the Lagrange weights L[0:p] of its p nodes at (k + 0.5) / p."""
-    pos = (y - lo) / box
-    cell = min(max(int(np.floor(pos)), 0), n_boxes - 1)
-    u = pos - cell
+    """First node of coordinate y's box and the Lagrange weights L[0:p] of its p nodes at
+    (k + 0.5) / p."""
+    cell = _box(y, lo, box, n_boxes)
+    u = (y - lo) / box - cell
     for k in range(p):
         w = 1.0
         for m in range(p):
@@ -248,7 +254,7 @@ def _spread(tail, lo, box, n_boxes, p, grid):
     band = np.empty(n, dtype=np.int64)
     starts = np.zeros(_SPREAD_BANDS + 1, dtype=np.int64)
     for i in range(n):
-        b = min(max(int(np.floor((tail[i, 0] - lo) / box)), 0), n_boxes - 1) // boxes_per_band
+        b = _box(tail[i, 0], lo, box, n_boxes) // boxes_per_band
         band[i] = b
         starts[b + 1] += 1
     for b in range(_SPREAD_BANDS):
