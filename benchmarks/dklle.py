@@ -48,8 +48,8 @@ def part_lle():
     from sklearn.manifold import LocallyLinearEmbedding
 
     from ardr import datasets
-    from ardr.lle import LLE
-    from ardr.metrics import procrustes_error
+    from ardr.methods.lle import LLE
+    from ardr.explain.metrics import procrustes_error
 
     X, _ = datasets.load("digits")
     rows = []
@@ -99,7 +99,7 @@ def part_quality(datasets_text):
 
 def _exact_rows(Y, deg, rows, a, b):
     """Exact repulsion sums for the given rows, in NumPy (an independent reference)."""
-    from ardr.forces.dklle import repulsion_kernels
+    from ardr.engine.numba.dklle import repulsion_kernels
 
     values = np.empty(len(rows))
     forces = np.empty((len(rows), Y.shape[1]))
@@ -117,7 +117,7 @@ def _exact_rows(Y, deg, rows, a, b):
 
 def part_grid():
     from ardr import UMAP, datasets
-    from ardr.forces.dklle import ExactRepulsion, GridRepulsion
+    from ardr.engine.numba.dklle import ExactRepulsion, GridRepulsion
 
     rows = []
     for name, n, exact_all in (("mnist5k", None, True), ("fashion-mnist", 10_000, True),
@@ -175,7 +175,7 @@ def part_timing70k():
            "load_average_before": load_before,
            "load_average_after": _load(), "under_10_minutes": wall < 600}
     try:
-        from ardr.metrics import knn_accuracy
+        from ardr.explain.metrics import knn_accuracy
 
         row["knn_accuracy_5"] = knn_accuracy(est.embedding_, y)
     except Exception as exc:  # the timing is the point here
@@ -199,7 +199,7 @@ def main(argv=None):
     results = json.loads(out.read_text()) if out.exists() else {}
     results["machine"] = {"platform": platform.platform(), "python": sys.version.split()[0],
                           "cpus": os.cpu_count()}
-    from ardr.commands._common import jsonable
+    from ardr._files import jsonable
 
     for part in parts:
         t0 = time.perf_counter()

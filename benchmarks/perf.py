@@ -80,7 +80,7 @@ def check_compile(args):
 
 _KNN = """
 import json, time, numpy as np, ardr
-from ardr.neighbors import exact_knn, nearest_neighbors
+from ardr.graph.neighbors import exact_knn, nearest_neighbors
 X, _ = ardr.datasets.load("fashion-mnist", n_samples={n})
 k = {k}
 rng = np.random.default_rng(0)

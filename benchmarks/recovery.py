@@ -95,7 +95,7 @@ def _cityblock(X):
 
 
 def _euclidean(X):
-    from ardr.classical import euclidean_distances
+    from ardr.methods.classical_exact import euclidean_distances
 
     return euclidean_distances(X)
 
@@ -111,8 +111,8 @@ def section_references(data, args):
     import sklearn.decomposition
     import sklearn.manifold
 
-    from ardr.classical_methods import PCA, ClassicalMDS, Isomap
-    from ardr.metrics import procrustes_error
+    from ardr.methods.classical import PCA, ClassicalMDS, Isomap
+    from ardr.explain.metrics import procrustes_error
 
     rows = []
 
@@ -148,7 +148,7 @@ def section_references(data, args):
 
 def _recovery_cases(data, args):
     """(dataset, method, estimator class, params, input, sampled epochs or None)."""
-    from ardr.classical_methods import PCA, ClassicalMDS, Isomap
+    from ardr.methods.classical import PCA, ClassicalMDS, Isomap
 
     digits = data("digits")
     cases = [("digits", "pca", PCA, {}, digits, None),
@@ -165,7 +165,7 @@ def _recovery_cases(data, args):
 
 
 def section_recovery(data, args):
-    from ardr.metrics import procrustes_error
+    from ardr.explain.metrics import procrustes_error
 
     rows = []
     for dataset, method, cls, params, X, sampled_epochs in _recovery_cases(data, args):
@@ -193,8 +193,8 @@ def section_recovery(data, args):
 def section_timing(data, args):
     import sklearn.decomposition
 
-    from ardr.classical_methods import PCA
-    from ardr.metrics import procrustes_error
+    from ardr.methods.classical import PCA
+    from ardr.explain.metrics import procrustes_error
 
     X = data("fashion-mnist")
     with warnings.catch_warnings():
@@ -215,8 +215,8 @@ def section_timing(data, args):
 
 
 def section_stress(data, args):
-    from ardr import classical
-    from ardr.classical_methods import MetricMDS
+    from ardr.methods import classical_exact as classical
+    from ardr.methods.classical import MetricMDS
 
     X = data("digits")
     Delta = classical.euclidean_distances(X)

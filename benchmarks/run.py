@@ -89,7 +89,7 @@ def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool
 
 
 def ardr_exact_max_rows() -> int:
-    from ardr.neighbors import EXACT_MAX_ROWS
+    from ardr.graph.neighbors import EXACT_MAX_ROWS
 
     return EXACT_MAX_ROWS
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ardr import affinities
-from ardr.neighbors import check_precomputed, exact_knn, nearest_neighbors, nndescent_knn
+from ardr.graph import affinities
+from ardr.graph.neighbors import check_precomputed, exact_knn, nearest_neighbors, nndescent_knn
 
 
 def test_exact_knn_matches_sklearn(digits):

@@ -6,12 +6,12 @@ import warnings
 import numpy as np
 import pytest
 
-from ardr import classical
+from ardr.methods import classical_exact as classical
 from ardr._threads import numba_threads
-from ardr.classical_methods import PCA, ClassicalMDS, Isomap, MetricMDS
-from ardr.forces.gram import DenseGram, FeatureGram, StrainForces, spectral_norm
-from ardr.forces.stress import StressForces
-from ardr.metrics import procrustes_error
+from ardr.methods.classical import PCA, ClassicalMDS, Isomap, MetricMDS
+from ardr.engine.numba.gram import DenseGram, FeatureGram, StrainForces, spectral_norm
+from ardr.engine.numba.stress import StressForces
+from ardr.explain.metrics import procrustes_error
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +299,7 @@ def test_transform_checks(digits):
 
 
 def test_unknown_cli_option_is_an_error():
-    from ardr.methods import make_estimator
+    from ardr.methods.registry import make_estimator
 
     with pytest.raises(ValueError, match="--perplexity"):
         make_estimator("pca", perplexity=30.0)

@@ -75,7 +75,7 @@ def test_unknown_dataset_and_usage_errors(tmp_path, capsys):
 
 
 def test_console_script_runs():
-    run = subprocess.run([sys.executable, "-m", "ardr.cli", "embed", "--help"], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "ardr", "embed", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--method" in run.stdout
 
 

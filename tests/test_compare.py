@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import ardr
-from ardr import datasets, metrics
+from ardr import datasets
+from ardr.explain import metrics
 from ardr.cli import main
-from ardr.methods import available
+from ardr.methods.registry import available
 
 # umap and tsne always; the classical methods as soon as their modules exist
 METHODS = ["umap", "tsne"] + [m for m in ("pca", "isomap", "lle") if m in available()]
@@ -50,7 +51,7 @@ def test_compare_writes_grid_table_and_embeddings(compared, data):
     for row in table["methods"]:
         Y = np.load(compared / f"embedding_{row['method']}.npy")
         assert Y.shape == (300, 2)
-        # the table's numbers are ardr.metrics.report of the saved embedding
+        # the table's numbers are ardr.explain.metrics.report of the saved embedding
         expected = metrics.report(X, Y, labels=y, k=10, random_state=3)
         for key, value in expected.items():
             assert row[key] == pytest.approx(value, abs=1e-12)
@@ -80,9 +81,9 @@ def test_shared_neighbours_give_the_methods_own_result(compared, data):
     ],
 )
 def test_bad_method_lists_fail_before_any_work(tmp_path, capsys, monkeypatch, methods, match):
-    import ardr.methods
+    import ardr.methods.registry
 
-    monkeypatch.setitem(ardr.methods.METHODS, "fake", "ardr.not_written_yet:Fake")
+    monkeypatch.setitem(ardr.methods.registry.METHODS, "fake", "ardr.not_written_yet:Fake")
     out = tmp_path / "out"
     assert main(["compare", "--dataset", "digits", "--methods", methods, "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()

@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from ardr.methods import available, estimator_class
+from ardr.methods.registry import available, estimator_class
 
 FAST = {"n_epochs": 25, "n_iter": 25, "max_iter": 10, "random_state": 7, "verbose": False, "n_jobs": -1,
         "n_neighbors": 10}  # Isomap's default 5 leaves the 360 digits' neighbour graph disconnected
@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import numba
     import ardr
-    from ardr.methods import estimator_class
+    from ardr.methods.registry import estimator_class
 
     warnings.simplefilter("ignore", UserWarning)
     X, _ = ardr.datasets.load("digits", n_samples=400, random_state=0)

@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from ardr.cli import main
-from ardr.forces.dklle import (DKObjective, ExactRepulsion, GridRepulsion, repulsion_kernels, solve_cg,
+from ardr.engine.numba.dklle import (DKObjective, ExactRepulsion, GridRepulsion, repulsion_kernels, solve_cg,
                                solve_direct)
 
 A_UMAP, B_UMAP = 1.5769434602697652, 0.8950608778515733  # fit_ab(1.0, 0.1)
@@ -138,7 +138,7 @@ def test_dklle_reproduces_umap_on_digits(digits_umap):
     """The issue's bar, on 900 digits: 15-NN overlap with UMAP (same graph) no lower than
     the lowest UMAP seed-to-seed overlap, 5-NN accuracy within 0.01 of UMAP's."""
     from ardr import DKLLE
-    from ardr.metrics import knn_accuracy, knn_overlap
+    from ardr.explain.metrics import knn_accuracy, knn_overlap
 
     X, y, runs = digits_umap
     dk = DKLLE(precomputed_graph=runs[0], init="umap-epoch", max_iter=150, random_state=0, n_jobs=1).fit(X)
@@ -154,9 +154,9 @@ def test_dklle_reproduces_umap_on_digits(digits_umap):
 
 
 def test_classical_lle_and_laplacian_eigenmaps_do_not(digits_umap):
-    from ardr.initialization import spectral_layout
-    from ardr.lle import LLE
-    from ardr.metrics import knn_overlap
+    from ardr.graph.initialization import spectral_layout
+    from ardr.methods.lle import LLE
+    from ardr.explain.metrics import knn_overlap
 
     X, _, runs = digits_umap
     umap_Y = [r.embedding_ for r in runs]
@@ -227,8 +227,8 @@ def test_bad_graphs_and_embeddings():
 
 def test_umap_start_is_ardr_umaps_start(digits_umap):
     """init="spectral"/"umap-epoch" begin exactly where ardr.UMAP begins (same graph, seed)."""
-    from ardr.forces.dklle import check_graph
-    from ardr.lle import umap_start
+    from ardr.engine.numba.dklle import check_graph
+    from ardr.methods.lle import umap_start
 
     X, _, runs = digits_umap
     est = runs[1]

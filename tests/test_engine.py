@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ardr.forces.graph import NormalizedForces, SampledGraphForces
-from ardr.forces.repulsion import FFT, Exact, Sampled
-from ardr.optimize import Schedule, optimize
+from ardr.engine.numba.graph import NormalizedForces, SampledGraphForces
+from ardr.engine.numba.repulsion import FFT, Exact, Sampled
+from ardr.engine.optimize import Schedule, optimize
 
 
 def _random_graph(n, seed=0):
@@ -123,7 +123,7 @@ def test_callbacks_can_stop_early():
 def test_counter_rng_is_uniform_and_keyed():
     import numba
 
-    from ardr.rng import draw_index, draw_uniform, stream_key
+    from ardr.engine.numba.rng import draw_index, draw_uniform, stream_key
 
     @numba.njit
     def sample(seed, epoch, point, count, n):

@@ -15,12 +15,12 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
 import ardr
-from ardr import metrics
+from ardr.explain import metrics
 from ardr._threads import numba_threads
 from ardr.cli import main
 from ardr.explain import pointwise as pw
-from ardr.forces.graph import NormalizedForces, SampledGraphForces
-from ardr.forces.repulsion import Exact
+from ardr.engine.numba.graph import NormalizedForces, SampledGraphForces
+from ardr.engine.numba.repulsion import Exact
 
 CHROMIUM = Path("/usr/bin/chromium")
 

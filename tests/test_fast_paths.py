@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ardr import kernels, ordering
-from ardr.fastmath import fast_exp, fast_log, fast_pow
-from ardr.forces.graph import SampledGraphForces, _split_batches
-from ardr.ivf import ivf_knn
-from ardr.neighbors import exact_knn, inverted_file_knn, nearest_neighbors
+from ardr.engine.numba import kernels
+from ardr.graph import ordering
+from ardr.engine.numba.fastmath import fast_exp, fast_log, fast_pow
+from ardr.engine.numba.graph import SampledGraphForces, _split_batches
+from ardr.graph.ivf import ivf_knn
+from ardr.graph.neighbors import exact_knn, inverted_file_knn, nearest_neighbors
 
 
 @numba.njit(error_model="numpy")
@@ -122,7 +123,7 @@ def test_approximate_method_is_the_ivf_search_and_handles_cosine():
 def test_ivf_same_bytes_on_one_and_two_threads():
     code = textwrap.dedent("""
         import hashlib, numpy as np
-        from ardr.ivf import ivf_knn
+        from ardr.graph.ivf import ivf_knn
         X = np.random.default_rng(5).normal(size=(3000, 20)).astype(np.float32)
         X[100:200] = X[0]  # duplicates: ties broken by index
         idx, keys = ivf_knn(X, 12, n_probe=5, cell_size=100)

@@ -17,7 +17,7 @@ import ardr
 import ardr.io as io
 from ardr._files import load_matrix
 from ardr.cli import main
-from ardr.methods import available, estimator_class
+from ardr.methods.registry import available, estimator_class
 
 FAST = {"n_epochs": 30, "n_iter": 30, "max_iter": 5, "random_state": 0, "verbose": False, "n_jobs": 1}
 
@@ -159,7 +159,7 @@ def test_classical_variants_round_trip(name, params, data, tmp_path):
 
 def test_precomputed_knn_and_odd_attributes_round_trip(data, tmp_path):
     X, X_new = data
-    from ardr.neighbors import exact_knn
+    from ardr.graph.neighbors import exact_knn
 
     knn = exact_knn(X, 14)
     est = ardr.UMAP(n_epochs=20, random_state=0, precomputed_knn=knn).fit(X)
@@ -173,7 +173,7 @@ def test_precomputed_knn_and_odd_attributes_round_trip(data, tmp_path):
 
 def test_estimator_given_as_a_parameter_round_trips(data, tmp_path):
     """DKLLE can reuse a fitted UMAP's graph: the UMAP is saved inside the DKLLE's file."""
-    from ardr.methods import METHODS
+    from ardr.methods.registry import METHODS
 
     if "dklle" not in available():
         pytest.skip("no DKLLE in this installation")
@@ -273,8 +273,16 @@ def test_newer_format_version_is_refused(model_file):
         ardr.load(model_file)
 
 
+def test_file_naming_the_class_where_ardr_0_1_kept_it_loads(model_file, umap_model, data):
+    # ardr 0.1.0 kept UMAP in ardr.estimators; its files still load, and transform the same
+    _rewrite(model_file, edit_header=lambda h: h.update({"class": "ardr.estimators:UMAP"}))
+    loaded = ardr.load(model_file)
+    assert type(loaded) is type(umap_model)
+    assert_same(loaded.transform(data[1]), umap_model.transform(data[1]))
+
+
 @pytest.mark.parametrize("cls", ["os:system", "sklearn.decomposition:PCA", "ardr.io:SaveMixin",
-                                 "ardr.estimators:UMAP.__init__"])
+                                 "ardr.methods.neighbor_embedding:UMAP.__init__"])
 def test_class_that_is_not_an_ardr_estimator_is_refused(model_file, cls):
     _rewrite(model_file, edit_header=lambda h: h.update({"class": cls}))
     with pytest.raises(ValueError, match="not an ardr estimator"):
@@ -318,7 +326,7 @@ def test_hostile_header_text_is_refused(model_file, text):
 @pytest.mark.parametrize("obj", [
     {"type": "object", "class": "os:system", "items": {}},
     {"type": "object", "class": "ardr.io:SaveMixin", "items": {}},
-    {"type": "object", "class": "ardr.classical:LandmarkMap", "items": {"__class__": 1}},
+    {"type": "object", "class": "ardr.methods.classical_exact:LandmarkMap", "items": {"__class__": 1}},
 ])
 def test_helper_objects_outside_the_allow_list_are_refused(model_file, obj):
     _rewrite(model_file, edit_header=lambda h: h["state"].update(a_=obj))
@@ -477,9 +485,9 @@ def test_cli_failed_run_writes_no_model(tmp_path, monkeypatch, inside):
 
 
 def test_cli_bad_model_path_fails_before_fitting(tmp_path, capsys, monkeypatch):
-    import ardr.methods
+    import ardr.methods.registry
 
-    monkeypatch.setattr(ardr.methods, "make_estimator", lambda *a, **k: pytest.fail("fitted anyway"))
+    monkeypatch.setattr(ardr.methods.registry, "make_estimator", lambda *a, **k: pytest.fail("fitted anyway"))
     for target, match in ((tmp_path / "nope" / "m.npz", "does not exist"),
                           (tmp_path / "out" / "report.json", "would overwrite"),
                           (tmp_path, "is a folder"), (tmp_path / "out", "is a folder")):

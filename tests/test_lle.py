@@ -5,8 +5,8 @@ import pytest
 from sklearn.manifold import LocallyLinearEmbedding
 
 from ardr.cli import main
-from ardr.lle import LLE
-from ardr.metrics import procrustes_error
+from ardr.methods.lle import LLE
+from ardr.explain.metrics import procrustes_error
 
 
 @pytest.fixture(scope="module")

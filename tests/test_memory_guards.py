@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ardr.methods import available, estimator_class
+from ardr.methods.registry import available, estimator_class
 
 N = 3000
 DENSE = N * N * 8  # bytes of one dense n x n float64
@@ -50,7 +50,7 @@ def cheap_data(n=N, d=3, seed=0):
 
 
 def test_exact_knn_stays_within_its_block_budget(monkeypatch):
-    import ardr.neighbors as neighbors
+    import ardr.graph.neighbors as neighbors
 
     X = cheap_data()
     expected = neighbors.exact_knn(X, 10)
@@ -62,7 +62,7 @@ def test_exact_knn_stays_within_its_block_budget(monkeypatch):
 
 
 def test_metrics_stay_within_their_block_budget(monkeypatch):
-    import ardr.metrics as metrics
+    import ardr.explain.metrics as metrics
 
     n = 2000
     X = cheap_data(n, d=5)
@@ -76,9 +76,9 @@ def test_metrics_stay_within_their_block_budget(monkeypatch):
 
 def test_spectral_start_is_sparse_above_its_dense_limit():
     """Dense eigendecomposition only up to 500 points; above, ARPACK on the sparse graph."""
-    from ardr.affinities import umap_graph
-    from ardr.initialization import spectral_layout
-    from ardr.neighbors import exact_knn
+    from ardr.graph.affinities import umap_graph
+    from ardr.graph.initialization import spectral_layout
+    from ardr.graph.neighbors import exact_knn
 
     X = cheap_data()
     idx, dist = exact_knn(X, 14)
@@ -95,7 +95,7 @@ def _lower_size_limits(monkeypatch, below):
     is block-bounded, and the approximate one costs a long compile."""
     lowered = []
     for name, module in list(sys.modules.items()):
-        if not name.startswith("ardr.") or name == "ardr.neighbors" or module is None:
+        if not name.startswith("ardr.") or name == "ardr.graph.neighbors" or module is None:
             continue
         for attr, value in list(vars(module).items()):
             if attr.endswith("_MAX_ROWS") and isinstance(value, int) and value > below:
@@ -110,7 +110,7 @@ def test_no_dense_n_by_n_in_any_registered_estimator(name, monkeypatch):
     float64 array at 3,000 rows, or its memory grows less than quadratically (from 750 to
     1,500 to 3,000 rows the growth at most triples, where n x n would quadruple it); or it
     refuses with a ValueError naming the limit, before allocating."""
-    import ardr.neighbors
+    import ardr.graph.neighbors
 
     cls = estimator_class(name)
     params = {k: v for k, v in FAST.items() if k in cls().get_params()}
@@ -130,7 +130,7 @@ def test_no_dense_n_by_n_in_any_registered_estimator(name, monkeypatch):
         warnings.simplefilter("ignore", UserWarning)  # fallbacks announce themselves; ConvergenceWarning
         cls(**params).fit(X[:300])  # imports and compiles what fit needs, outside the measurement
         _lower_size_limits(monkeypatch, below=300)
-        monkeypatch.setattr(ardr.neighbors, "_BLOCK_ELEMENTS", 100_000)
+        monkeypatch.setattr(ardr.graph.neighbors, "_BLOCK_ELEMENTS", 100_000)
         measure(N)
         if peaks[N] >= DENSE / 4:
             measure(N // 4)
@@ -169,7 +169,7 @@ def _run_limited(code):
 
 def test_fft_grid_is_bounded():
     verdict = _run_limited(
-        "from ardr.forces.repulsion import FFT\n"
+        "from ardr.engine.numba.repulsion import FFT\n"
         "Y = np.array([[0.0, 0.0], [1.0, 0.5], [1e4, 0.0]])\n"
         "R, Z = FFT()(Y, Y, 1.0, 1.0, 0, True)\n"
         "print('ok', np.isfinite(R).all() and np.isfinite(Z))"
@@ -193,7 +193,7 @@ def test_sparse_input_is_not_densified_blindly():
 def test_lle_dense_eigensolver_is_bounded(monkeypatch):
     if "lle" not in available():
         pytest.skip("no LLE in this installation")
-    import ardr.lle
+    import ardr.methods.lle
 
     chosen = []
 
@@ -201,8 +201,8 @@ def test_lle_dense_eigensolver_is_bounded(monkeypatch):
         chosen.append(solver)
         return np.zeros((M.shape[0], n_components)), np.zeros(n_components + 1)
 
-    monkeypatch.setattr(ardr.lle, "_bottom_eigenvectors", record)
-    X = cheap_data(n=ardr.lle.DENSE_MAX_ROWS * 5, d=12)
+    monkeypatch.setattr(ardr.methods.lle, "_bottom_eigenvectors", record)
+    X = cheap_data(n=ardr.methods.lle.DENSE_MAX_ROWS * 5, d=12)
     try:
         estimator_class("lle")(n_components=9, n_neighbors=12).fit(X)
     except ValueError as exc:

@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 from sklearn.neighbors import NearestNeighbors
 
-from ardr import metrics
+from ardr.explain import metrics
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Hostile inputs, property-based (hypothesis): every public estimator in the method
-registry and every function of ardr.metrics either returns finite output of the right
+registry and every function of ardr.explain.metrics either returns finite output of the right
 shape or raises a ValueError whose message names the problem.
 
 Inputs vary in shape (0-2 rows, 1 column, n_neighbors / perplexity close to n), dtype
@@ -31,8 +31,8 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import ardr.metrics as metrics
-from ardr.methods import available, estimator_class
+import ardr.explain.metrics as metrics
+from ardr.methods.registry import available, estimator_class
 
 EXAMPLE_SECONDS = 30  # SIGALRM per example (a hang, not a slow machine)
 DEADLINE_MS = 15_000  # hypothesis deadline per example
@@ -402,7 +402,7 @@ def test_report(inputs, with_labels):
 
 
 def test_known_bug_knn_overflow():
-    from ardr.neighbors import exact_knn
+    from ardr.graph.neighbors import exact_knn
 
     X = np.array([[0.0], [1.0], [1e20], [1.1e20]], dtype=np.float32)
     with strict_example():
@@ -411,7 +411,7 @@ def test_known_bug_knn_overflow():
 
 
 def test_known_bug_knn_underflow():
-    from ardr.neighbors import exact_knn
+    from ardr.graph.neighbors import exact_knn
 
     X = np.array([[0.0], [1.0], [3.0], [3.5]], dtype=np.float32)
     with strict_example():
@@ -419,7 +419,7 @@ def test_known_bug_knn_underflow():
 
 
 def test_known_bug_knn_cosine_overflow():
-    from ardr.neighbors import exact_knn
+    from ardr.graph.neighbors import exact_knn
 
     X = np.array([[1e20, 0.0], [0.0, 1e20], [1e20, 1e20]], dtype=np.float32)
     with strict_example():
@@ -431,7 +431,7 @@ def test_known_bug_knn_cosine_overflow():
                    "casts to float32: |x| > 3.4e38 overflows to inf (RuntimeWarning, garbage neighbours) "
                    "instead of the ValueError the float32 estimators raise")
 def test_known_bug_lle_beyond_float32():
-    from ardr.methods import estimator_class
+    from ardr.methods.registry import estimator_class
 
     X = np.array([[0.0, 0.0], [1e300, 0.0], [0.0, 1e300], [1e300, 1e300]])
     with strict_example():
@@ -444,7 +444,7 @@ def test_known_bug_lle_beyond_float32():
 
 
 def test_known_bug_pca_layout_tiny():
-    from ardr.initialization import pca_layout
+    from ardr.graph.initialization import pca_layout
 
     with strict_example():
         Y = pca_layout(np.array([[0.0], [1e-30], [3e-30]], dtype=np.float32), 2, 0)

@@ -8,18 +8,18 @@ numba kernel, pynndescent or matplotlib is imported until it is used.
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ARDR": "ardr.estimators",
-    "UMAP": "ardr.estimators",
-    "TSNE": "ardr.estimators",
-    "PCA": "ardr.classical_methods",
-    "ClassicalMDS": "ardr.classical_methods",
-    "Isomap": "ardr.classical_methods",
-    "MetricMDS": "ardr.classical_methods",
-    "LLE": "ardr.lle",
-    "DKLLE": "ardr.lle",
+    "ARDR": "ardr.methods.neighbor_embedding",
+    "UMAP": "ardr.methods.neighbor_embedding",
+    "TSNE": "ardr.methods.neighbor_embedding",
+    "PCA": "ardr.methods.classical",
+    "ClassicalMDS": "ardr.methods.classical",
+    "Isomap": "ardr.methods.classical",
+    "MetricMDS": "ardr.methods.classical",
+    "LLE": "ardr.methods.lle",
+    "DKLLE": "ardr.methods.lle",
     "load": "ardr.io",
     "datasets": "ardr.datasets",
-    "metrics": "ardr.metrics",
+    "metrics": "ardr.explain.metrics",
     "explain": "ardr.explain",
 }
 
@@ -31,7 +31,7 @@ def __getattr__(name):
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        value = module if module.__name__ == f"ardr.{name}" else getattr(module, name)
+        value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ardr' has no attribute {name!r}")

@@ -188,3 +188,15 @@ def atomic_outputs(out_dir):
             shutil.rmtree(out, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def jsonable(value):
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return repr(value)[:200]

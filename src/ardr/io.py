@@ -7,7 +7,7 @@ A model file is an .npz (a zip of .npy arrays) written and read with
 * ``format`` ("ardr-model") and ``format_version`` (an integer; a file from a newer
   version is refused with a message saying so, never half-read),
 * ``class``: "module:Class", which must be an ardr estimator (the method registry
-  ``ardr.methods.METHODS`` plus :data:`EXTRA_CLASSES`); nothing else is imported,
+  ``ardr.methods.registry.METHODS`` plus :data:`EXTRA_CLASSES`); nothing else is imported,
 * ``ardr_version``, the constructor ``params`` (``get_params(deep=False)``), the names
   of the ``fitted`` attributes and of the ``private`` state, and their encoded values.
 
@@ -38,17 +38,26 @@ FORMAT = "ardr-model"
 FORMAT_VERSION = 1
 HEADER_KEY = "__header__"
 
-#: Loadable classes beyond the CLI registry (``ardr.methods.METHODS``).
-EXTRA_CLASSES = ("ardr.estimators:ARDR",)
+#: Loadable classes beyond the CLI registry (``ardr.methods.registry.METHODS``).
+EXTRA_CLASSES = ("ardr.methods.neighbor_embedding:ARDR",)
 
 # Private state for classes that do not declare ``_saved_state`` yet; an entry applies
 # to the class and its subclasses. Delete an entry once its class has the attribute.
 _PRIVATE_STATE = {
-    "ardr.lle:LLE": ("_X_fit", "_k"),
-    "ardr.classical_methods:Isomap": ("_X_fit", "_out_of_sample", "_mean_squares", "_landmark_map",
+    "ardr.methods.lle:LLE": ("_X_fit", "_k"),
+    "ardr.methods.classical:Isomap": ("_X_fit", "_out_of_sample", "_mean_squares", "_landmark_map",
                                       "_feature_mean"),
     # a helper object held by an estimator: saved as these attributes, rebuilt without __init__
-    "ardr.classical:LandmarkMap": ("mean_squares", "rank", "eigenvalues", "projection"),
+    "ardr.methods.classical_exact:LandmarkMap": ("mean_squares", "rank", "eigenvalues", "projection"),
+}
+
+# Where classes lived in files written by ardr 0.1.0, before the package took its layers
+# (graph / engine / methods / explain / cli): a file names the class where it was then.
+_RENAMED_MODULES = {
+    "ardr.estimators": "ardr.methods.neighbor_embedding",
+    "ardr.classical_methods": "ardr.methods.classical",
+    "ardr.classical": "ardr.methods.classical_exact",
+    "ardr.lle": "ardr.methods.lle",
 }
 
 _ARRAY_KINDS = "biufcU"  # bool, int, uint, float, complex, unicode: never objects
@@ -66,9 +75,17 @@ def class_path(cls):
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def current_class_name(name):
+    """A saved "module:Class" name translated to where that class lives now."""
+    if not isinstance(name, str):
+        return name
+    module, sep, qualname = name.partition(":")
+    return f"{_RENAMED_MODULES.get(module, module)}{sep}{qualname}"
+
+
 def loadable_classes():
     """The "module:Class" names :func:`load` accepts."""
-    from .methods import METHODS
+    from .methods.registry import METHODS
 
     return sorted(set(METHODS.values()) | set(EXTRA_CLASSES))
 
@@ -352,7 +369,7 @@ class _Reader:
                           ("state", dict)):
             if not isinstance(desc.get(key), kind):
                 raise ModelFileError(f"model file {self.path} has a malformed header (field {key!r})")
-        name = desc["class"]
+        name = current_class_name(desc["class"])
         if name not in loadable_classes():
             raise ModelFileError(f"model file {self.path} names class {name!r}, which is not an ardr "
                                  f"estimator; refusing to load it (loadable: {', '.join(loadable_classes())})")
@@ -430,7 +447,7 @@ class _Reader:
         ardr classes that list their saved state qualify; no other module is imported."""
         import importlib
 
-        name = value["class"]
+        name = current_class_name(value["class"])
         module, _, qualname = name.partition(":") if isinstance(name, str) else ("", "", "")
         if not module.startswith("ardr.") or not qualname.isidentifier():
             raise ModelFileError(f"model file {self.path} names class {name!r}, which is not part of ardr; "

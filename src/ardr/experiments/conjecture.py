@@ -59,7 +59,7 @@ def run_case(name, n, seeds, args, log):
     from .. import datasets
     from .._validation import check_data
     from ..explain.objective import constant_factor
-    from ..lle import DKLLE
+    from ..methods.lle import DKLLE
 
     X, _ = datasets.load(name, n_samples=n, random_state=args.data_seed)
     X = check_data(X)
@@ -146,7 +146,7 @@ def figure(rows, path):
 
 def run(args):
     from .._files import atomic_outputs
-    from ..commands._common import jsonable
+    from .._files import jsonable
     from .dklle import parse_datasets
 
     names = [name for name, _ in parse_datasets(args.datasets or (QUICK_DATASETS if args.quick else DEFAULT_DATASETS))]

@@ -85,7 +85,7 @@ def dataset_tag(name, n):
 
 def fit_umap_runs(X, seeds, n_jobs, n_epochs=None):
     """ardr.UMAP for each seed on one graph: later seeds reuse the first one's neighbours."""
-    from ..estimators import UMAP
+    from ..methods.neighbor_embedding import UMAP
 
     runs = []
     for s in seeds:
@@ -99,7 +99,7 @@ def fit_umap_runs(X, seeds, n_jobs, n_epochs=None):
 
 def score(X, y, Y, umap_embeddings, objective, J_dk, *, seed=0):
     """The table's columns for one embedding (None where the labels are missing)."""
-    from .. import metrics
+    from ..explain import metrics
     from ..explain.objective import best_scale
 
     Y = np.asarray(Y, dtype=np.float64)
@@ -122,7 +122,7 @@ def score(X, y, Y, umap_embeddings, objective, J_dk, *, seed=0):
 
 def seed_baseline(umap_embeddings):
     """Overlap and Procrustes error between every pair of UMAP seeds."""
-    from .. import metrics
+    from ..explain import metrics
 
     pairs = [(i, j) for i in range(len(umap_embeddings)) for j in range(i + 1, len(umap_embeddings))]
     overlap = [metrics.knn_overlap(umap_embeddings[i], umap_embeddings[j], OVERLAP_K) for i, j in pairs]
@@ -136,9 +136,9 @@ def run_dataset(name, n, seeds, args, log):
     """Every method on one data set; returns (row dict, {method: embedding}, labels)."""
     from .. import datasets
     from .._validation import check_data
-    from ..forces.dklle import DKObjective
-    from ..initialization import spectral_layout
-    from ..lle import DKLLE, LLE
+    from ..engine.numba.dklle import DKObjective
+    from ..graph.initialization import spectral_layout
+    from ..methods.lle import DKLLE, LLE
 
     X, y = datasets.load(name, n_samples=n, random_state=args.data_seed)
     X = check_data(X)
@@ -294,7 +294,7 @@ def check_run_options(args):
 
 def run(args):
     from .._files import atomic_outputs
-    from ..commands._common import jsonable
+    from .._files import jsonable
 
     text = QUICK_DATASETS if args.quick and args.datasets is None else (args.datasets or DEFAULT_DATASETS)
     data = parse_datasets(text)

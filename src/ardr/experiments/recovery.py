@@ -120,7 +120,7 @@ class _Case:
     """One method on one data set: its input, its estimator class and its reference."""
 
     def __init__(self, dataset, X, y, method, n_neighbors, seed):
-        from ..classical_methods import PCA, ClassicalMDS, Isomap, MetricMDS
+        from ..methods.classical import PCA, ClassicalMDS, Isomap, MetricMDS
 
         self.dataset, self.method, self.seed = dataset, method, seed
         self.n = X.shape[0]
@@ -142,7 +142,7 @@ class _Case:
         self.reference_seconds = time.perf_counter() - t0
 
     def run(self, sampling, keep_snapshots):
-        from ..metrics import procrustes_error
+        from ..explain.metrics import procrustes_error
 
         ref = self.reference.embedding_
         errors, snaps, spent = [], {}, [0.0]

@@ -1,6 +1,6 @@
 """DK-LLE's objective J for any embedding, and the constant-factor ratio (DESIGN 6a, 7).
 
-J is UMAP's effective objective on the fuzzy input graph P (see ardr.forces.dklle), so
+J is UMAP's effective objective on the fuzzy input graph P (see ardr.engine.numba.dklle), so
 it scores an embedding made by anything (ardr, umap-learn, tSNE, PCA) on the same
 terms, as long as the graph is the same. The constant-factor conjecture says that
 UMAP's output Y_U satisfies J(Y_U) <= c J(Y*_DK) with c not growing with n; we report
@@ -22,8 +22,8 @@ def resolve_graph(X_or_graph, *, n_neighbors=15, min_dist=0.1, spread=1.0, metri
     import scipy.sparse as sp
 
     from .._validation import check_data
-    from ..kernels import fit_ab
-    from ..lle import fuzzy_graph
+    from ..engine.numba.kernels import fit_ab
+    from ..methods.lle import fuzzy_graph
 
     a = b = None
     X = None
@@ -42,7 +42,7 @@ def resolve_graph(X_or_graph, *, n_neighbors=15, min_dist=0.1, spread=1.0, metri
 
 
 def _objective(P, a, b, negative_sample_rate, repulsion, dim):
-    from ..forces.dklle import DKObjective
+    from ..engine.numba.dklle import DKObjective
 
     return DKObjective(P, a, b, negative_sample_rate, repulsion=repulsion, dim=dim)
 
@@ -62,7 +62,7 @@ def dklle_objective(X_or_graph, Y, *, n_neighbors=15, min_dist=0.1, spread=1.0, 
 
     With ``return_parts`` a dict: J, attraction, repulsion (the two sums of J) and
     stationarity (||L_A Y - L_R Y|| / ||L_R Y||, 0 at a stationary point of J).
-    ``repulsion``: "auto" (exact up to ardr.forces.dklle.EXACT_MAX_ROWS points, grid
+    ``repulsion``: "auto" (exact up to ardr.engine.numba.dklle.EXACT_MAX_ROWS points, grid
     estimate above), "exact" or "grid"."""
     P, a, b, _ = resolve_graph(X_or_graph, n_neighbors=n_neighbors, min_dist=min_dist, spread=spread,
                                metric=metric, random_state=random_state)
@@ -108,8 +108,8 @@ def constant_factor(X_or_graph, Y, *, Y_dklle=None, X=None, n_neighbors=15, min_
     dict: J, J_dklle, ratio, ratio_at_best_scale (Y at its own best scale: how much of
     the gap is mere scale), best_scale, and references {name: {J, scale, ratio}}.
     """
-    from ..initialization import pca_layout
-    from ..lle import DKLLE
+    from ..graph.initialization import pca_layout
+    from ..methods.lle import DKLLE
 
     P, a, b, X_data = resolve_graph(X_or_graph, n_neighbors=n_neighbors, min_dist=min_dist, spread=spread,
                                     metric=metric, random_state=random_state)

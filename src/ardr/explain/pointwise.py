@@ -11,7 +11,7 @@ input graph P) and the output kernel (attractions' distance factor and repulsion
 each point is from that balance; :func:`pulling_neighbours` names the input
 neighbours with the largest attraction weights.
 
-The coefficients are the expected forces of ardr's own force laws (``ardr.kernels``):
+The coefficients are the expected forces of ardr's own force laws (``ardr.engine.numba.kernels``):
 
 * ``"umap"`` (unnormalized, sampled cross-entropy): an edge is visited in proportion
   to p_ij and pulls both of its ends, each visit draws ``negative_sample_rate``
@@ -33,9 +33,9 @@ points for W and ``EXACT_RESIDUAL_MAX_ROWS`` for the residual.
 
 Neighbourhood preservation per point: :func:`local_trustworthiness`,
 :func:`local_continuity`, :func:`local_knn_overlap` (the mean over points is the
-global value of :mod:`ardr.metrics` when computed exactly) and
+global value of :mod:`ardr.explain.metrics` when computed exactly) and
 :func:`neighbour_agreement`. Exact up to ``max_exact`` points; above, neighbours in X
-come from the approximate search of :mod:`ardr.neighbors` and ranks in X beyond the
+come from the approximate search of :mod:`ardr.graph.neighbors` and ranks in X beyond the
 searched neighbours are estimated from distances to a random reference sample (see
 :func:`local_trustworthiness`). Nothing is n x n above the exact limits.
 """
@@ -46,9 +46,9 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .. import metrics
+from . import metrics
 from .._validation import check_choice, check_data, check_float, check_int, check_seed
-from ..kernels import attraction_coefficient, normalized_repulsion_coefficient, q_of_t, umap_repulsion_coefficient
+from ..engine.numba.kernels import attraction_coefficient, normalized_repulsion_coefficient, q_of_t, umap_repulsion_coefficient
 
 EXACT_WEIGHTS_MAX_ROWS = 2000  # a dense W: n^2 stored entries
 EXACT_RESIDUAL_MAX_ROWS = 20000  # O(n^2) time, O(n) memory
@@ -124,7 +124,8 @@ def force_settings(X=None, law="umap", *, graph=None, n_neighbors=15, perplexity
 
 
 def _from_name(name, X, graph, n_neighbors, perplexity, min_dist, spread, input_knn, random_state):
-    from .. import affinities, kernels
+    from ..graph import affinities
+    from ..engine.numba import kernels
 
     if name == "umap":
         a, b = kernels.fit_ab(check_float(spread, "spread", low=0.0, low_inclusive=False),
@@ -145,7 +146,7 @@ def _from_name(name, X, graph, n_neighbors, perplexity, min_dist, spread, input_
 
 
 def _from_estimator(est):
-    from ..estimators import TSNE
+    from ..methods.neighbor_embedding import TSNE
 
     params = est.get_params(deep=False)
     normalized = isinstance(est, TSNE) or bool(params.get("normalized", False))
@@ -177,8 +178,8 @@ def _as_csr(graph):
 
 
 def _input_knn(X, k, input_knn, random_state):
-    """(indices, distances) of X's k nearest neighbours: the given ones, else ardr.neighbors."""
-    from ..neighbors import check_precomputed, nearest_neighbors
+    """(indices, distances) of X's k nearest neighbours: the given ones, else ardr.graph.neighbors."""
+    from ..graph.neighbors import check_precomputed, nearest_neighbors
 
     if input_knn is not None:
         return check_precomputed(input_knn, X.shape[0], k)
@@ -498,7 +499,7 @@ def _selection(points, n):
 
 
 def _embedding_knn(Y, k):
-    """Y's exact k nearest neighbours (self excluded), tie-broken as ardr.metrics does."""
+    """Y's exact k nearest neighbours (self excluded), tie-broken as ardr.explain.metrics does."""
     return metrics._knn(Y, np.arange(Y.shape[0]), k, False)
 
 
@@ -516,7 +517,7 @@ def _check_pair(X, Y, k, *, half):
 
 
 def _input_indices(X, k, exact, input_knn, random_state):
-    """X's k nearest neighbours: exact as ardr.metrics finds them, else approximate/given."""
+    """X's k nearest neighbours: exact as ardr.explain.metrics finds them, else approximate/given."""
     if input_knn is None and exact:
         return metrics._knn(X, np.arange(X.shape[0]), k, False)
     return _input_knn(X, k, input_knn, random_state)[0]
@@ -531,7 +532,7 @@ def local_trustworthiness(X, Y, k=10, *, max_exact=20000, input_knn=None, n_refe
     """Per point i: 1 - 2 / (k (2n - 3k - 1)) sum_{j in N_Y(i)} max(0, rank_X(i, j) - k).
 
     Low where i's k nearest neighbours in Y are far apart in X. The mean over points
-    equals ``ardr.metrics.trustworthiness(X, Y, k)`` for n <= max_exact (same
+    equals ``ardr.explain.metrics.trustworthiness(X, Y, k)`` for n <= max_exact (same
     neighbours and ranks). Above, ranks in X are exact within X's K = max(3k, 30)
     nearest neighbours (approximate search, or ``input_knn``) and estimated beyond:
     the distances from i to ``n_reference`` seeded random points give an empirical
@@ -584,7 +585,7 @@ def _estimated_penalties(X, near_y, idx, dist, n_reference, seed):
 
 def local_continuity(X, Y, k=10, *, max_exact=20000, input_knn=None, random_state=0):
     """Per point i: the continuity term of i (X's neighbours ranked in Y); low where i's
-    input neighbours are scattered in the embedding. Mean = ``ardr.metrics.continuity``
+    input neighbours are scattered in the embedding. Mean = ``ardr.explain.metrics.continuity``
     for n <= max_exact. Above, X's neighbours come from the approximate search (or
     ``input_knn``) and ranks in Y are exact counts from a KD-tree of Y."""
     X, Y, k = _check_pair(X, Y, k, half=True)
@@ -612,7 +613,7 @@ def _counted_penalties(Y, near):
 def local_knn_overlap(X, Y, k=15, *, max_exact=20000, input_knn=None, random_state=0):
     """Per point: Jaccard overlap |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)| of k-neighbour sets.
 
-    Mean = ``ardr.metrics.knn_overlap(X, Y, k)`` for n <= max_exact."""
+    Mean = ``ardr.explain.metrics.knn_overlap(X, Y, k)`` for n <= max_exact."""
     X, Y, k = _check_pair(X, Y, k, half=False)
     shared = _shared_neighbours(X, Y, k, max_exact, input_knn, random_state)
     return shared / (2.0 * k - shared)

@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-from . import plot
+from .. import plot
 
 # Bounds of the words used for a score in [0, 1] (higher is better): (lower bound, word).
 _LEVELS = ((0.95, "very high"), (0.90, "high"), (0.80, "moderate"), (0.0, "low"))

@@ -35,7 +35,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from ..kernels import REPULSION_EPS  # UMAP's guard, shared with its repulsion
+from .kernels import REPULSION_EPS  # UMAP's guard, shared with its repulsion
 
 T_FLOOR = 1e-12  # squared distance below which a pair's attraction weight stops growing
 # All-pairs repulsion up to here: ~17 ns a pair on 2 idle cores (0.07 s at 2,000 points,

@@ -18,7 +18,7 @@ step relative to the size of the layout.
 import numba
 import numpy as np
 
-from ..rng import draw_index, stream_key
+from .rng import draw_index, stream_key
 
 
 class StressForces:

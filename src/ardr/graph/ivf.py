@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .neighbors import _sort_rows
+from ._rows import sort_rows
 
 CELL_SIZE = 256
 KMEANS_ITERATIONS = 8
@@ -73,7 +73,7 @@ def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
         others = np.concatenate([members[p] for p in probes[c]])
         products = blocks[c] @ np.concatenate([blocks[p] for p in probes[c]]).T
         _push_block(products, r_norms[members[c]], r_norms[others], members[c], others, heap_key, heap_index)
-    order = _sort_rows(heap_key, heap_index)
+    order = sort_rows(heap_key, heap_index)
     return np.take_along_axis(heap_index, order, axis=1), np.maximum(np.take_along_axis(heap_key, order, axis=1), 0.0)
 
 
@@ -164,7 +164,7 @@ def _push_block(products, q_norms, r_norms, q_index, r_index, heap_key, heap_ind
 def _rerank(R, candidates, k):
     """The k candidates of each row nearest in R's full space, by (squared distance, index)."""
     keys = _full_keys(R, candidates)
-    order = _sort_rows(keys, candidates)[:, :k]
+    order = sort_rows(keys, candidates)[:, :k]
     return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(keys, order, axis=1)
 
 

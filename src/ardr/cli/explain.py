@@ -55,9 +55,9 @@ def _load(args):
 
 def _diagnose(X, Y, labels, args):
     """Global metrics and per-point diagnostics; X's neighbours are searched once above the exact limit."""
-    from .. import metrics
+    from ..explain import metrics
     from ..explain import pointwise
-    from ..neighbors import nearest_neighbors
+    from ..graph.neighbors import nearest_neighbors
 
     n, k = X.shape[0], args.k
     timings = {}
@@ -103,7 +103,8 @@ def _shepard_pairs(X, Y, n_pairs, seed):
 def _page(X, Y, labels, result, local, args):
     from scipy import stats
 
-    from .. import __version__, html_report as page
+    from .. import __version__
+    from ..explain import html as page
 
     k = args.k
     dx, dy = _shepard_pairs(X, Y, args.n_pairs, args.seed)

@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from ._common import add_data_arguments, jsonable, load_data
+from .._files import jsonable
+from ._common import add_data_arguments, load_data
 
 _COLUMNS = (  # (key in a row, header, format)
     ("fit_s", "fit (s)", "{:.2f}"),
@@ -35,7 +36,7 @@ def add_parser(sub):
 
 def parse_methods(text):
     """The method names, checked against the registry before any work is done."""
-    from ..methods import METHODS, available
+    from ..methods.registry import METHODS, available
 
     names = [name.strip() for name in text.split(",")]
     if not text.strip() or any(not name for name in names):
@@ -56,8 +57,8 @@ def parse_methods(text):
 def _shared_inputs(names, X, args):
     """Estimator options that make every method use one kNN search: precomputed_knn where
     the estimator takes it, else a UMAP graph built from it (precomputed_graph)."""
-    from ..methods import estimator_class
-    from ..neighbors import nearest_neighbors
+    from ..methods.registry import estimator_class
+    from ..graph.neighbors import nearest_neighbors
 
     n = X.shape[0]
     params = {name: estimator_class(name)().get_params(deep=False) | _common_options(name, args)
@@ -77,7 +78,7 @@ def _shared_inputs(names, X, args):
         if "precomputed_knn" in p:
             options[name] = {"precomputed_knn": knn}
         elif "precomputed_graph" in p and "n_neighbors" in p:
-            from ..affinities import umap_graph
+            from ..graph.affinities import umap_graph
 
             m = min(int(p["n_neighbors"]), n)
             options[name] = {"precomputed_graph": umap_graph(knn[0][:, : m - 1], knn[1][:, : m - 1], m)}
@@ -95,7 +96,7 @@ def _neighbours_used(options, params):
 
 def _common_options(name, args):
     """--n-neighbors and --n-jobs, for the methods that have such a parameter."""
-    from ..methods import estimator_class
+    from ..methods.registry import estimator_class
 
     params = estimator_class(name)().get_params(deep=False)
     wanted = {"n_neighbors": args.n_neighbors, "n_jobs": args.n_jobs}
@@ -144,10 +145,11 @@ def _grid(embeddings, labels, titles, path):
 
 
 def run(args):
-    from .. import __version__, metrics
+    from .. import __version__
+    from ..explain import metrics
     from .._files import atomic_outputs
     from .._validation import check_data, check_int
-    from ..methods import make_estimator
+    from ..methods.registry import make_estimator
 
     names = parse_methods(args.methods)
     X, y, source = load_data(args)

@@ -5,7 +5,7 @@ then takes the bottom eigenvectors of the sparse M = (I - W)^T (I - W) after the
 constant one. ``DKLLE`` keeps LLE's reconstruction step but builds its weights from
 UMAP's fuzzy input graph times the output kernel, adds repulsive offsets, and
 iterates; its fixed points are the stationary points of UMAP's effective objective J
-(``ardr.forces.dklle``), which is why it reproduces UMAP.
+(``ardr.engine.numba.dklle``), which is why it reproduces UMAP.
 """
 
 import time
@@ -15,9 +15,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._threads import numba_threads
-from ._validation import check_choice, check_data, check_float, check_int, check_seed
-from .neighbors import METHODS as KNN_METHODS, METRICS, exact_knn, nearest_neighbors
+from .._threads import numba_threads
+from .._validation import check_choice, check_data, check_float, check_int, check_seed
+from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, exact_knn, nearest_neighbors
 
 EIGEN_SOLVERS = ("auto", "arpack", "dense")
 DENSE_MAX_ROWS = 200  # "auto" solves M densely up to here (as scikit-learn does)
@@ -51,7 +51,7 @@ def lle_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0, n_
     ties at the k-th distance (common in integer data such as digits) fall the same way
     and the two embeddings can be compared exactly; above EXACT_MAX_ROWS (or with
     method="approximate" or "nndescent") ardr's own search is used."""
-    from .neighbors import EXACT_MAX_ROWS, drop_self
+    from ..graph.neighbors import EXACT_MAX_ROWS, drop_self
 
     if method == "auto":
         method = "exact" if X.shape[0] <= EXACT_MAX_ROWS else "approximate"
@@ -195,7 +195,7 @@ def fuzzy_graph(X, n_neighbors, *, metric="euclidean", knn_method="auto", random
     """UMAP's input kernel, by the same code ardr.UMAP runs: (P, knn indices, knn distances).
 
     ``n_neighbors`` counts the point itself, as in UMAP."""
-    from .affinities import umap_graph
+    from ..graph.affinities import umap_graph
 
     idx, dist = nearest_neighbors(X, n_neighbors - 1, metric=metric, method=knn_method,
                                   random_state=random_state, n_jobs=n_jobs, verbose=verbose)
@@ -209,10 +209,10 @@ def umap_start(P, dim, seed, *, one_epoch=False, a=None, b=None, negative_sample
     UMAP's epoch 0 visits no edge (an edge's first visit is at epoch max(p) / p >= 1),
     so "after one epoch" means after epoch 1, with UMAP's learning rate there and the
     edges pruned and sampled as ardr.UMAP does (same graph, schedule and seed)."""
-    from .estimators import ARDR
-    from .forces.graph import SampledGraphForces
-    from .initialization import spectral_layout
-    from .optimize import Schedule, optimize
+    from .neighbor_embedding import ARDR
+    from ..engine.numba.graph import SampledGraphForces
+    from ..graph.initialization import spectral_layout
+    from ..engine.optimize import Schedule, optimize
 
     n = P.shape[0]
     P = sp.csr_matrix(P, dtype=np.float32)  # ardr.UMAP's graph_ dtype: the same eigenvectors to the last bit
@@ -247,7 +247,7 @@ class DKLLE(BaseEstimator):
     use the very same P. ``init``: "spectral" (UMAP's start), "umap-epoch" (UMAP's state
     after its first epoch, which decides where isolated clusters land; DESIGN 6a),
     "pca", "random" or an array. ``repulsion``: "auto" (exact all-pairs sums up to
-    ardr.forces.dklle.EXACT_MAX_ROWS points, grid estimate above), "exact" or "grid".
+    ardr.engine.numba.dklle.EXACT_MAX_ROWS points, grid estimate above), "exact" or "grid".
     ``solver``: "auto" (sparse direct up to DIRECT_MAX_ROWS, conjugate gradients
     above), "direct" or "cg". ``damping``: the weight mu of the proximal term in the
     LLE step, relative to L_A's mean diagonal: a constant (default 1e-3; it also bounds
@@ -308,9 +308,9 @@ class DKLLE(BaseEstimator):
 
     def fit(self, X=None, y=None):
         """Embed X (n_samples x n_features); X may be None when ``precomputed_graph`` is given."""
-        from . import kernels
-        from .forces.dklle import DKLLEForces, DKObjective, annealed_shift, check_graph
-        from .optimize import Schedule, optimize
+        from ..engine.numba import kernels
+        from ..engine.numba.dklle import DKLLEForces, DKObjective, annealed_shift, check_graph
+        from ..engine.optimize import Schedule, optimize
 
         self._check_params()
         if X is None and self.precomputed_graph is None:
@@ -384,7 +384,7 @@ class DKLLE(BaseEstimator):
         return self.fit(X, y).embedding_
 
     def _initial_layout(self, X, P, dim, seed, a, b):
-        from .initialization import check_init_array, pca_layout, random_layout
+        from ..graph.initialization import check_init_array, pca_layout, random_layout
 
         n = P.shape[0]
         init = self.init

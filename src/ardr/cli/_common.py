@@ -75,15 +75,3 @@ def load_data(args):
         keep = np.sort(np.random.default_rng(args.seed).choice(len(X), n_samples, replace=False))
         X, y = X[keep], (None if y is None else y[keep])
     return X, y, str(args.input)
-
-
-def jsonable(value):
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return repr(value)[:200]

@@ -1,11 +1,11 @@
 """PCA, classical MDS, Isomap and metric MDS as estimators.
 
-Each has two solvers. ``solver="exact"`` is the reference (``ardr.classical``: SVD,
+Each has two solvers. ``solver="exact"`` is the reference (``ardr.methods.classical_exact``: SVD,
 symmetric eigensolvers, scikit-learn's SMACOF). ``solver="forces"`` (the default)
 starts from a random layout and moves it with attractions and repulsions on the one
-optimizer (``ardr.optimize``): the strain force law (``ardr.forces.gram``) for PCA,
+optimizer (``ardr.engine.optimize``): the strain force law (``ardr.engine.numba.gram``) for PCA,
 classical MDS and Isomap, which differ only in their input kernel, and the stress
-force law (``ardr.forces.stress``) for metric MDS. ``sampling=None`` sums forces over
+force law (``ardr.engine.numba.stress``) for metric MDS. ``sampling=None`` sums forces over
 all partners exactly; an int m draws m random partners per point per epoch.
 
 Schedules (constants below, with the measurements that chose them): strain steps are
@@ -32,9 +32,9 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from . import classical
-from ._threads import numba_threads
-from ._validation import check_choice, check_data, check_float, check_int, check_seed
+from . import classical_exact as classical
+from .._threads import numba_threads
+from .._validation import check_choice, check_data, check_float, check_int, check_seed
 
 SOLVERS = ("forces", "exact")
 DISSIMILARITIES = ("euclidean", "precomputed")
@@ -88,7 +88,7 @@ class _Classical(TransformerMixin, BaseEstimator):
     def _start(self, n, scale, seed):
         """The initial layout: a given array, or Gaussian noise with column norms ``scale``."""
         if not isinstance(self.init, str):
-            from .initialization import check_init_array
+            from ..graph.initialization import check_init_array
 
             return check_init_array(self.init, n, self.n_components)
         Y = np.random.default_rng(seed).normal(size=(n, self.n_components))
@@ -98,7 +98,7 @@ class _Classical(TransformerMixin, BaseEstimator):
     def _run(self, law, Y, callbacks, timings, *, learning_rate, momentum=0.0, max_step_norm=None):
         """Move Y along ``law`` on the one optimizer (exact sums: constant rate, stop at
         ``tol``; sampled: linearly decaying rate); record the objective per epoch."""
-        from .optimize import Schedule, optimize
+        from ..engine.optimize import Schedule, optimize
 
         exact_sums = law.sampling is None
         n_epochs = self._epochs()
@@ -148,7 +148,7 @@ class _Strain(_Classical):
     def fit(self, X, y=None, *, callbacks=()):
         """Embed X. ``callbacks``: functions ``cb(epoch, Y) -> bool`` given to the optimizer
         (solver="forces"; Y is the current layout; returning True stops the run)."""
-        from .forces.gram import STEP, StrainForces, spectral_norm
+        from ..engine.numba.gram import STEP, StrainForces, spectral_norm
 
         seed = self._check_common()
         self._check_method_params()
@@ -192,7 +192,7 @@ class _Strain(_Classical):
         pass
 
     def _exact(self, kernel, seed):
-        from .forces.gram import FeatureGram
+        from ..engine.numba.gram import FeatureGram
 
         if isinstance(kernel, FeatureGram):
             return classical.pca(kernel.X, self.n_components)[0]
@@ -216,7 +216,7 @@ class _Strain(_Classical):
 
     def _landmark_kernel(self, delta_from_landmarks, landmarks):
         """FeatureGram of the triangulated landmark coordinates (centred)."""
-        from .forces.gram import FeatureGram
+        from ..engine.numba.gram import FeatureGram
 
         self._landmark_map = classical.LandmarkMap(delta_from_landmarks[:, landmarks], self.n_components)
         kernel = FeatureGram(self._landmark_map.features(delta_from_landmarks))
@@ -254,7 +254,7 @@ class PCA(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from .forces.gram import FeatureGram
+        from ..engine.numba.gram import FeatureGram
 
         kernel = FeatureGram(X)
         self.mean_ = kernel.mean
@@ -319,7 +319,7 @@ class ClassicalMDS(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from .forces.gram import DenseGram, FeatureGram
+        from ..engine.numba.gram import DenseGram, FeatureGram
 
         self.landmarks_ = None
         if self.dissimilarity == "euclidean":
@@ -373,7 +373,7 @@ class Isomap(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from .forces.gram import DenseGram
+        from ..engine.numba.gram import DenseGram
 
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
@@ -404,7 +404,7 @@ class Isomap(_Strain):
     def transform(self, X):
         from sklearn.utils.validation import check_is_fitted
 
-        from .neighbors import exact_knn
+        from ..graph.neighbors import exact_knn
 
         check_is_fitted(self, "embedding_")
         X = check_data(X, min_rows=1, dtype=np.float64)
@@ -452,7 +452,7 @@ class MetricMDS(_Classical):
 
     def fit(self, X, y=None, *, callbacks=()):
         """Embed X (rows = points, or a dissimilarity matrix). ``callbacks`` as in PCA.fit."""
-        from .forces.stress import StressForces
+        from ..engine.numba.stress import StressForces
 
         seed = self._check_common()
         check_choice(self.dissimilarity, "dissimilarity", DISSIMILARITIES)

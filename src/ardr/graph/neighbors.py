@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from ._rows import sort_rows
+
 METRICS = ("euclidean", "cosine")
 METHODS = ("auto", "exact", "approximate", "nndescent")
 # Exact search is quadratic: Fashion-MNIST 20k, k=14: 9.4 s exact vs 1.9 s by IVF (recall
@@ -38,7 +40,7 @@ def nearest_neighbors(X, k, *, metric="euclidean", method="auto", random_state=0
 
 
 def inverted_file_knn(X, k, *, metric="euclidean", random_state=0):
-    """Approximate neighbours by k-means cells and BLAS blocks (``ardr.ivf``): deterministic,
+    """Approximate neighbours by k-means cells and BLAS blocks (``ardr.graph.ivf``): deterministic,
     no per-process compilation; wide data is searched among its principal components and
     the candidates ranked by exact distance."""
     from .ivf import PROJECT_ABOVE_DIMS, PROJECT_MAX_K, ivf_knn, projected_ivf_knn
@@ -113,7 +115,7 @@ def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True):
         part = np.argpartition(sq, k - 1, axis=1)[:, :k]
         part_sq = np.take_along_axis(sq, part, axis=1)
         _break_boundary_ties(sq, part, part_sq)
-        order = _sort_rows(part_sq, part)
+        order = sort_rows(part_sq, part)
         indices[start:stop] = np.take_along_axis(part, order, axis=1)
         distances[start:stop] = _to_metric(np.take_along_axis(part_sq, order, axis=1), metric)
     if scale != 1.0:
@@ -131,13 +133,6 @@ def _break_boundary_ties(sq, part, part_sq):
         keep = candidates[np.lexsort((candidates, sq[r, candidates]))][: part.shape[1]]
         part[r] = keep
         part_sq[r] = sq[r, keep]
-
-
-def _sort_rows(values, ids):
-    """Row-wise order by value, ties broken by index, so results are reproducible."""
-    order = np.argsort(ids, axis=1, kind="stable")
-    v = np.take_along_axis(values, order, axis=1)
-    return np.take_along_axis(order, np.argsort(v, axis=1, kind="stable"), axis=1)
 
 
 def nndescent_knn(X, k, *, metric="euclidean", random_state=0, n_jobs=-1, verbose=False):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import add_data_arguments, add_method_arguments, jsonable, load_data, method_options
+from .._files import jsonable
+from ._common import add_data_arguments, add_method_arguments, load_data, method_options
 
 
 # what a fitted estimator says about its own run, copied into report.json when present
@@ -19,7 +20,7 @@ _RESULT_ATTRIBUTES = ("variant_", "n_iter_", "n_epochs_", "gradient_norm_", "fin
 
 
 def add_parser(sub):
-    from ..methods import available
+    from ..methods.registry import available
 
     p = sub.add_parser("embed", help="embed a data set; write embedding, plot and report")
     add_data_arguments(p)
@@ -33,10 +34,11 @@ def add_parser(sub):
 
 
 def run(args):
-    from .. import __version__, metrics, plot
+    from .. import __version__, plot
+    from ..explain import metrics
     from .._files import atomic_outputs
     from .._validation import check_data
-    from ..methods import make_estimator
+    from ..methods.registry import make_estimator
 
     t_start = time.perf_counter()
     model_path = _model_destination(args)  # checked before the (long) fit

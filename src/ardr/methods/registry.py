@@ -8,14 +8,14 @@ import importlib
 import importlib.util
 
 METHODS = {
-    "umap": "ardr.estimators:UMAP",
-    "tsne": "ardr.estimators:TSNE",
-    "pca": "ardr.classical_methods:PCA",
-    "mds": "ardr.classical_methods:ClassicalMDS",
-    "isomap": "ardr.classical_methods:Isomap",
-    "metric-mds": "ardr.classical_methods:MetricMDS",
-    "lle": "ardr.lle:LLE",
-    "dklle": "ardr.lle:DKLLE",
+    "umap": "ardr.methods.neighbor_embedding:UMAP",
+    "tsne": "ardr.methods.neighbor_embedding:TSNE",
+    "pca": "ardr.methods.classical:PCA",
+    "mds": "ardr.methods.classical:ClassicalMDS",
+    "isomap": "ardr.methods.classical:Isomap",
+    "metric-mds": "ardr.methods.classical:MetricMDS",
+    "lle": "ardr.methods.lle:LLE",
+    "dklle": "ardr.methods.lle:DKLLE",
 }
 
 

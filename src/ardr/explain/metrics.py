@@ -34,7 +34,7 @@ scikit-learn.
 import numpy as np
 
 # scipy.stats and sklearn.neighbors/model_selection are imported inside the functions
-# that use them: together they take ~1.5 s to import, which `import ardr.metrics`
+# that use them: together they take ~1.5 s to import, which `import ardr.explain.metrics`
 # should not pay before a metric is actually computed.
 from ardr._validation import check_data, check_int, check_labels, check_seed
 

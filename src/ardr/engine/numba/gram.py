@@ -24,7 +24,7 @@ is 8 lambda_max, so steps stay stable below 1 / (4 lambda_max).
 import numba
 import numpy as np
 
-from ..rng import draw_index, stream_key
+from .rng import draw_index, stream_key
 
 #: learning rate times lambda_max; stability needs < 0.25 (see the module docstring)
 STEP = 0.2

@@ -5,8 +5,8 @@ race and the result does not depend on the thread count."""
 import numba
 import numpy as np
 
-from ..kernels import attraction_coefficient, clip, student_t_attraction_coefficient, umap_repulsion_coefficient
-from ..rng import draw_index, stream_key
+from .kernels import attraction_coefficient, clip, student_t_attraction_coefficient, umap_repulsion_coefficient
+from .rng import draw_index, stream_key
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,

@@ -7,14 +7,15 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from . import affinities, initialization, kernels, ordering
-from ._threads import numba_threads
-from ._validation import check_choice, check_data, check_float, check_int, check_seed
-from .forces import graph as graph_forces
-from .io import SaveMixin
-from .forces import repulsion as repulsion_estimators
-from .neighbors import METHODS as KNN_METHODS, METRICS, check_precomputed, exact_knn, nearest_neighbors
-from .optimize import Schedule, optimize
+from ..graph import affinities, initialization, ordering
+from ..engine.numba import kernels
+from .._threads import numba_threads
+from .._validation import check_choice, check_data, check_float, check_int, check_seed
+from ..engine.numba import graph as graph_forces
+from ..io import SaveMixin
+from ..engine.numba import repulsion as repulsion_estimators
+from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, check_precomputed, exact_knn, nearest_neighbors
+from ..engine.optimize import Schedule, optimize
 
 INPUT_KERNELS = ("umap", "tsne")
 REPULSIONS = ("auto", "sampled", "exact", "fft")

@@ -14,8 +14,8 @@ R points away from the other points, so the normalized force is attraction + R /
 import numba
 import numpy as np
 
-from ..kernels import normalized_repulsion_coefficient, q_of_t
-from ..rng import draw_index, stream_key
+from .kernels import normalized_repulsion_coefficient, q_of_t
+from .rng import draw_index, stream_key
 
 
 @numba.njit(parallel=True, cache=True)

@@ -128,7 +128,7 @@ def knn_graph(X, n_neighbors, *, random_state=0, n_jobs=-1):
     """Symmetric sparse kNN graph with float64 Euclidean edge lengths, and its (indices, lengths)."""
     import scipy.sparse as sp
 
-    from .neighbors import nearest_neighbors
+    from ..graph.neighbors import nearest_neighbors
 
     n = X.shape[0]
     # the search runs in float32: take a few spare candidates and choose among them in float64

@@ -1,6 +1,6 @@
 """The ``ardr`` command: ``embed``, ``reproduce``, ``compare``, ``explain``.
 
-Each sub-command lives in ``ardr.commands.<name>`` with ``add_parser(subparsers)`` and
+Each sub-command lives in ``ardr.cli.<name>`` with ``add_parser(subparsers)`` and
 ``run(args)``. Errors print one line ("ardr: error: ...") and exit 1; bad usage exits 2.
 """
 
@@ -18,9 +18,9 @@ def _parser():
     modules = {}
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"ardr.commands.{name}")
+            module = importlib.import_module(f"ardr.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"ardr.commands.{name}":
+            if exc.name == f"ardr.cli.{name}":
                 continue  # not part of this installation
             raise
         module.add_parser(sub)
@@ -44,6 +44,3 @@ def main(argv=None):
         return 130
     return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Sub-commands of ``ardr``; each module has ``add_parser(subparsers)`` and ``run(args)``."""
