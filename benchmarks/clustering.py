@@ -13,6 +13,8 @@ Parts (each prints a table; all go to benchmarks/results/clustering.json):
   whose kNN graph has no edge between them; one Gaussian blob in 20-D and one in 3-D; a
   smooth 1-D curve in 20-D) and digits, mnist5k, Fashion-MNIST 10k and 70k (seeded subsets). Every candidate
   sees the same 15-nearest-neighbour graph (``ardr.graph.neighbors.nearest_neighbors``).
+- ``resolution``: ardr's Leiden on both graphs (symmetrized kNN, UMAP's fuzzy weights) at
+  resolutions 0.3, 0.5, 0.7, 1.0, ten seeds each: mean ARI and median number of groups.
 - ``scale``: 1,000,000 x 15 kNN graph (50 overlapping Gaussians in 10-D), each graph
   candidate in a fresh process: seconds and peak RSS above the loaded kNN arrays.
 - ``fresh``: cost of the first call in a new process (import + compilation), numba cache
@@ -151,6 +153,9 @@ def fuzzy_graph(indices, distances):
 GRAPHS = {"knn": knn_graph, "umap": fuzzy_graph}
 
 
+LEIDEN_PASSES = 2  # igraph's and leidenalg's default, and ardr's: the same work for each
+
+
 def _igraph_of(G):
     import igraph
     import scipy.sparse as sp
@@ -174,7 +179,7 @@ def leiden_igraph(G, seed, resolution):
     igraph.set_random_number_generator(random.Random(seed))
     try:
         parts = _igraph_of(G).community_leiden(objective_function="modularity", weights="weight",
-                                               resolution=resolution, n_iterations=-1)
+                                               resolution=resolution, n_iterations=LEIDEN_PASSES)
     finally:
         igraph.set_random_number_generator(random)
     return np.asarray(parts.membership)
@@ -197,7 +202,7 @@ def leidenalg_rb(G, seed, resolution):
     import leidenalg
 
     parts = leidenalg.find_partition(_igraph_of(G), leidenalg.RBConfigurationVertexPartition, weights="weight",
-                                     resolution_parameter=resolution, n_iterations=-1, seed=seed)
+                                     resolution_parameter=resolution, n_iterations=LEIDEN_PASSES, seed=seed)
     return np.asarray(parts.membership)
 
 
@@ -353,6 +358,48 @@ def _quality_line(row):
             f"  {row['seconds']:7.2f} s (cpu {row['cpu_seconds']:.2f})")
 
 
+def part_resolution(args):
+    """The resolution and the graph weights of Leiden (ardr's numba one), over more seeds
+    than the quality part: mean ARI per data set, and over the four real ones."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from ardr.explain.clustering import leiden
+
+    seeds = range(args.resolution_seeds)
+    rows = []
+    for dataset in args.datasets:
+        X, y = load(dataset)
+        indices, distances = knn_of(dataset, np.asarray(X, dtype=np.float32), args.cache)
+        for graph, make in GRAPHS.items():
+            G = make(indices, distances)
+            for resolution in RESOLUTIONS:
+                runs = [leiden(G, resolution=resolution, random_state=seed) for seed in seeds]
+                aris = [float(adjusted_rand_score(y, labels)) for labels in runs]
+                groups = [int(labels.max()) + 1 for labels in runs]
+                rows.append({"dataset": dataset, "graph": graph, "resolution": resolution, "seeds": len(runs),
+                             "ari_mean": float(np.mean(aris)), "ari_sd": float(np.std(aris)),
+                             "groups_median": float(np.median(groups)), "groups": groups})
+    print(f"{'':18s}" + "".join(f"{f'r={r:g}':>16s}" for r in RESOLUTIONS))
+    for dataset in args.datasets:
+        for graph in GRAPHS:
+            cells = [next(r for r in rows if (r["dataset"], r["graph"], r["resolution"]) == (dataset, graph, res))
+                     for res in RESOLUTIONS]
+            print(f"{dataset:10s} {graph:6s} " + "".join(f"{c['ari_mean']:9.3f} ({c['groups_median']:3.0f})"
+                                                       for c in cells))
+    real = [d for d in args.datasets if d in REAL]
+    for graph in GRAPHS:
+        means = [np.mean([r["ari_mean"] for r in rows if r["graph"] == graph and r["resolution"] == res
+                          and r["dataset"] in real]) for res in RESOLUTIONS]
+        print(f"mean ARI over {','.join(real)} ({graph}): " + ", ".join(f"r={r:g} {m:.3f}"
+                                                                      for r, m in zip(RESOLUTIONS, means)))
+    print("(cells: mean ARI over seeds (median number of groups); synthetic cases of one true group score 1 "
+          "only when one group is found)")
+    return rows
+
+
+RESOLUTIONS = (0.3, 0.5, 0.7, 1.0)
+
+
 _SCALE_WORKER = """
 import json, resource, sys, time, numpy as np
 sys.path.insert(0, {here!r})
@@ -500,7 +547,7 @@ def _python(code, env=None, timeout=3600):
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-PARTS = {"quality": part_quality, "scale": part_scale, "fresh": part_fresh, "determinism": part_determinism,
+PARTS = {"quality": part_quality, "resolution": part_resolution, "scale": part_scale, "fresh": part_fresh, "determinism": part_determinism,
          "deps": part_deps}
 
 
@@ -511,6 +558,7 @@ def main():
     parser.add_argument("--candidates", default=",".join(CANDIDATES),
                         help="comma-separated candidate names (default: all)")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--resolution-seeds", type=int, default=10, help="seeds per cell of the resolution part")
     parser.add_argument("--threads", type=int, default=2, help="NUMBA_NUM_THREADS of the scale part")
     parser.add_argument("--cache", default=None, help="folder for kNN graphs (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=1800)
