@@ -311,10 +311,99 @@ def test_bad_dissimilarities(cls, D, match):
         cls(dissimilarity="precomputed").fit(D)
 
 
-def test_disconnected_graph_names_n_neighbors():
-    X = np.vstack([np.random.default_rng(0).normal(size=(30, 2)), 100 + np.random.default_rng(1).normal(size=(30, 2))])
-    with pytest.raises(ValueError, match="2 disconnected parts.*increase n_neighbors"):
-        Isomap(5).fit(X)
+@pytest.mark.parametrize("kind", ["duplicates", "far-apart-blobs"])
+def test_disconnected_graph_is_joined_as_scikit_learn_does(kind):
+    import sklearn.manifold
+
+    rng = np.random.default_rng(0)
+    if kind == "duplicates":  # 8 copies of each point: every 5-NN graph part is one point's copies
+        X = np.repeat(rng.normal(size=(40, 3)), 8, axis=0)
+    else:
+        X = np.vstack([rng.normal(size=(30, 2)), 100 + rng.normal(size=(30, 2)), 50 + rng.normal(size=(30, 2))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own warnings
+        ref = sklearn.manifold.Isomap(n_neighbors=5).fit(X)
+    with pytest.warns(UserWarning, match=r"disconnected parts; using an edge between the closest two points"):
+        ours = Isomap(5, solver="exact").fit(X)
+    assert np.array_equal(ours.dist_matrix_, ref.dist_matrix_)  # the same joined graph, the same geodesics
+    assert relative_error(ref.embedding_, ours.embedding_) < 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forces = Isomap(5, random_state=0).fit(X)
+    # far-apart blobs: lambda_2 / lambda_max ~ 1e-4, so 1000 epochs stop short (a ConvergenceWarning
+    # says so); the estimate of the distance left is honest either way
+    error = relative_error(ours.embedding_, forces.embedding_)
+    assert error <= 2 * max(forces.distance_estimate_, 1e-7)
+    assert error < (1e-6 if kind == "duplicates" else 1e-2)
+
+
+# ------------------------------------------------------------- PCA: scikit-learn's, by either solver
+PCA_ATTRIBUTES = ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_", "mean_",
+                  "noise_variance_", "n_components_", "n_samples_", "n_features_in_")
+
+
+@pytest.mark.parametrize("params", [{"n_components": 5}, {"n_components": 0.8}, {"n_components": "mle"},
+                                    {"n_components": None}, {"n_components": 3, "whiten": True},
+                                    {"n_components": 4, "svd_solver": "randomized", "random_state": 0},
+                                    {"n_components": 4, "svd_solver": "arpack", "random_state": 0}],
+                         ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()))
+def test_pca_is_scikit_learns(params, digits):
+    import sklearn.decomposition
+
+    X = digits[0][:500].astype(np.float64)
+    ref = sklearn.decomposition.PCA(**params).fit(X)
+    ours = PCA(**params).fit(X)
+    for name in PCA_ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(ours, name), getattr(ref, name), err_msg=name)
+    new = digits[0][500:600].astype(np.float64)
+    np.testing.assert_array_equal(ours.transform(new), ref.transform(new))
+    np.testing.assert_allclose(ours.embedding_, ref.transform(X), atol=1e-10 * np.abs(ours.embedding_).max())
+    Y = ours.transform(new)
+    np.testing.assert_array_equal(ours.inverse_transform(Y), ref.inverse_transform(Y))
+    assert ours.score(new) == pytest.approx(ref.score(new), rel=1e-12)
+
+
+def test_pca_by_forces_fills_the_same_attributes(digits):
+    import sklearn.decomposition
+
+    X = digits[0][:800].astype(np.float64)
+    ref = sklearn.decomposition.PCA(3, whiten=True).fit(X)
+    ours = PCA(3, whiten=True, solver="forces", random_state=0).fit(X)
+    for name in PCA_ATTRIBUTES:
+        np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-6, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(ours.embedding_, ref.transform(X), atol=1e-5)  # whitened, signs as scikit-learn's
+    new = digits[0][800:900].astype(np.float64)
+    np.testing.assert_allclose(ours.inverse_transform(ours.transform(new)),
+                               ref.inverse_transform(ref.transform(new)), atol=1e-5)
+
+
+def test_pca_keeps_float32_and_sparse_input(digits):
+    import scipy.sparse as sp
+
+    X = digits[0][:300]
+    assert PCA(2).fit_transform(X).dtype == np.float32 and PCA(2).fit(X).components_.dtype == np.float32
+    assert PCA(2, solver="forces", random_state=0).fit_transform(X).dtype == np.float32
+    dense = PCA(2, svd_solver="arpack", random_state=0).fit(X.astype(np.float64))
+    sparse = PCA(2, svd_solver="arpack", random_state=0).fit(sp.csr_matrix(X.astype(np.float64)))
+    assert relative_error(dense.embedding_, sparse.embedding_) < 1e-8
+
+
+@pytest.mark.parametrize("name", ["PCA", "ClassicalMDS", "Isomap", "MetricMDS", "LLE", "DKLLE"])
+def test_every_classical_estimator_saves_and_transforms_alike(name, digits, tmp_path):
+    import ardr
+
+    X = digits[0][:120].astype(np.float64)
+    params = {"PCA": {"n_components": 2, "whiten": True}, "MetricMDS": {"max_iter": 20}, "DKLLE": {"max_iter": 3},
+              "LLE": {"n_neighbors": 8}}.get(name, {})
+    est = getattr(ardr, name)(random_state=0, **params) if name != "PCA" else ardr.PCA(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X)
+    loaded = ardr.load(est.save(tmp_path / "m.npz"))
+    assert type(loaded) is type(est) and np.array_equal(loaded.embedding_, est.embedding_)
+    if hasattr(est, "transform"):
+        assert np.array_equal(loaded.transform(X[:10]), est.transform(X[:10]))
+    assert ardr.save(est, tmp_path / "n.npz").read_bytes() == (tmp_path / "m.npz").read_bytes()
 
 
 def test_transform_checks(digits):
