@@ -1,29 +1,42 @@
 """PCA, classical MDS, Isomap and metric MDS as estimators.
 
 Each has two solvers. ``solver="exact"`` is the reference (``ardr.methods.classical_exact``: SVD,
-symmetric eigensolvers, scikit-learn's SMACOF). ``solver="forces"`` (the default)
-starts from a random layout and moves it with attractions and repulsions on the one
-optimizer (``ardr.engine.optimize``): the strain force law (``ardr.engine.numba.gram``) for PCA,
+symmetric eigensolvers, scikit-learn's SMACOF; for PCA, scikit-learn's PCA itself, which
+is PCA's default). ``solver="forces"`` (the default of the others) starts from a random
+layout and moves it with attractions and repulsions on the one optimizer
+(``ardr.engine.optimize``): the strain force law (``ardr.engine.numba.gram``) for PCA,
 classical MDS and Isomap, which differ only in their input kernel, and the stress
 force law (``ardr.engine.numba.stress``) for metric MDS. ``sampling=None`` sums forces over
 all partners exactly; an int m draws m random partners per point per epoch.
 
 Schedules (constants below, with the measurements that chose them): strain steps are
 a fraction of 1 / lambda_max (lambda_max by power iteration) with heavy-ball momentum;
-stress steps are 1 / n (exact sums: SMACOF's step). With exact sums a run stops when
-the relative gradient norm (see the force laws) falls below ``tol``, or after
-``max_iter`` epochs with a ConvergenceWarning. Sampled sums never reach a zero
-gradient, so they run ``max_iter`` epochs with a linearly decaying learning rate.
+stress steps are 1 / n (exact sums: SMACOF's step). With exact sums a strain run stops
+when (1) the relative gradient norm and (2) the estimated distance still to go, relative
+to the layout's size (:class:`DistanceEstimate`, from the decay of the steps), are both
+below ``tol``, and (3) the layout is not a saddle point (``StrainForces.at_saddle``); a
+stress run stops on (1). Otherwise it stops after ``max_iter`` epochs with a
+ConvergenceWarning that gives the estimate. The gradient alone is not enough: on a
+2,000-point Swiss roll (Isomap) it fell below 1e-7 1.6e-6 (relative) from the exact
+answer, where the estimate stops within 1e-7. Sampled sums never reach a zero gradient,
+so they run ``max_iter`` epochs with a linearly decaying learning rate, and the strain's
+returns the mean of its second half's layouts (:class:`AlignedAverage`).
+
+What the defaults reach (relative Procrustes error to the exact answer, the square root
+of ``ardr.metrics.procrustes_error``): about ``tol`` = 1e-7 with exact sums; with
+``sampling=20`` a few per cent (digits PCA 2.3%; tests/test_classical.py checks <= 5%).
 The random start is Gaussian noise at 1% of the solution's scale (strain) or at the
 dissimilarities' scale (stress); an ``init`` array is used as given.
 
-Attributes after ``fit``: ``embedding_`` (float64), ``objective_`` (the objective at
+Attributes after ``fit`` (solver="forces"; PCA's exact solver sets scikit-learn's):
+``embedding_`` (float64), ``objective_`` (the objective at
 the start of every epoch: exact with exact sums, the unbiased estimate from the
 epoch's pairs when sampled; one value for the exact solver), ``final_objective_``
 (exact, at ``embedding_``), ``gradient_norm_`` (relative, exact, at ``embedding_``),
-``n_iter_`` (epochs run), ``learning_rate_``, ``timings_`` (seconds per stage).
-Strain embeddings are returned rotated to their principal axes (largest variance
-first, largest entry of each column positive), which leaves the strain unchanged.
+``distance_estimate_`` (strain, exact sums), ``n_iter_`` (epochs run),
+``learning_rate_``, ``timings_`` (seconds per stage). Strain embeddings are returned
+rotated to their principal axes (largest variance first, largest entry of each column
+positive), which leaves the strain unchanged.
 """
 
 import time
@@ -694,10 +707,16 @@ class Isomap(_Strain):
         if self.variant_ == "dense":
             delta = classical.geodesics_to_new_points(idx, lengths, self.dist_matrix_)
             S = np.square(delta) - self._mean_squares[:, None]
-            return (self._out_of_sample @ S).T
-        delta = classical.geodesics_to_new_points(idx, lengths, self.landmark_distances_)
-        Z = self._landmark_map.features(delta) - self._feature_mean
-        return Z @ self._out_of_sample
+            Y = (self._out_of_sample @ S).T
+        else:
+            delta = classical.geodesics_to_new_points(idx, lengths, self.landmark_distances_)
+            Y = (self._landmark_map.features(delta) - self._feature_mean) @ self._out_of_sample
+        # a fitted point given again is where the fit put it (the map above agrees only at the
+        # exact minimum), so fit(X).transform(X) is fit_transform(X)
+        nearest = lengths.argmin(axis=1)
+        again = lengths[np.arange(len(X)), nearest] == 0.0
+        Y[again] = self.embedding_[idx[again, nearest[again]]]
+        return Y
 
 
 class MetricMDS(_Classical):
