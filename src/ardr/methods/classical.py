@@ -369,7 +369,7 @@ class PCA(_Strain):
     ``solver="forces"`` minimizes the strain K = Xc Xc^T from a random start (the paper's
     claim; never an n x n matrix) and fills the same attributes from the result. It needs
     an int (or None) ``n_components``; ``sampling``, ``max_iter``, ``tol`` (default
-    :data:`FORCES_TOL`) and ``init`` set its run as for the other classical estimators, and
+    :data:`DEFAULT_TOL`) and ``init`` set its run as for the other classical estimators, and
     ``svd_solver`` must stay "auto". It costs many epochs when components have close
     variances: for many components keep the exact solver.
 
