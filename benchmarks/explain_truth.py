@@ -185,7 +185,10 @@ def fmnist10k(rows):
     reported_ratio = {(p["a"], p["b"]): p["ratio"] for p in e.pairs}
     reported_size = {g["name"]: g["size_ratio"] for g in e.groups}
     compressed = sorted(pairs, key=lambda p: ratio[p])[:3]
-    merged = sorted(pairs, key=lambda p: -(mixing["picture"][p] - mixing["input"][p]))[:3]
+    # "merges most": the largest relative increase of mixing among pairs whose picture mixing
+    # reaches 1% (the report's criterion: 2x, and at least 1 point of difference)
+    merged = sorted((p for p in pairs if mixing["picture"][p] >= 0.01),
+                    key=lambda p: -mixing["picture"][p] / max(mixing["input"][p], 1e-12))[:3]
     inverted = max(classes, key=lambda c: (abs(rank_in[c] - rank_pic[c]), c))
     print(f"\n== Fashion-MNIST 10k, ardr.UMAP picture (explain {seconds:.1f} s)")
     print("  pairs the picture compresses most (separation ratio: truth | report | verdict):")
@@ -212,11 +215,11 @@ def fmnist10k(rows):
            f"'{most_compressed[0]}'-'{most_compressed[1]}'" in reading, f"{most_compressed}")
     _check(rows, "fmnist10k", "UMAP", "the reading names the class whose size order is inverted most",
            f"'{inverted}' has the" in reading, inverted)
-    top_merged = [m for m in e.mixing if m["verdict"] == "merged"]
-    if top_merged:
-        best = max(top_merged, key=lambda m: m["mixing_picture"] - m["mixing_input"])
-        _check(rows, "fmnist10k", "UMAP", "the reading names the most merged pair",
-               f"'{best['a']}'" in reading and f"'{best['b']}'" in reading, f"{best['a']} - {best['b']}")
+    best = merged[0]
+    if mixing["picture"][best] >= 2 * mixing["input"][best]:
+        _check(rows, "fmnist10k", "UMAP", "the reading names the most merged pair (computed directly)",
+               any(f"merges" in line and f"'{best[0]}'" in line and f"'{best[1]}'" in line for line in e.reading),
+               f"{best[0]} - {best[1]}")
     return {"seconds": seconds, "reading": e.reading}
 
 

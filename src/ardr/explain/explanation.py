@@ -106,7 +106,7 @@ class Explanation:
         return page
 
 
-def _check_inputs(X, Y, labels, k, metric):
+def _check_inputs(X, Y, k, metric):
     # float32 input stays float32 (its distance rows are computed in float32, twice as
     # fast); anything else is float64, so near-ties in precise data are not rounded away
     single = getattr(X, "dtype", None) == np.float32
@@ -135,56 +135,120 @@ def explain(X, Y, labels=None, *, law="auto", k=K_GRAPH, metric="euclidean", per
     neighbours per point; ``input_knn`` = (indices, distances) reuses a search. Above
     ``max_exact`` points, rank-based measures use ``n_queries`` seeded query points.
     """
-    from . import groups as grp, outliers, scales, tears
+    from . import groups as grp
     from .law import LAWS, settle_law
-    from .neighbourhoods import find_neighbourhoods, query_points
+    from .neighbourhoods import find_neighbourhoods
     from .reading import build_reading
 
-    timings = {}
-    t_all = time.perf_counter()
+    clock = _Clock()
     seed = check_seed(random_state)
-    X, Y, k = _check_inputs(X, Y, labels, k, metric)
+    X, Y, k = _check_inputs(X, Y, k, metric)
     n = X.shape[0]
     if isinstance(law, str):
         check_choice(law, "law", LAWS)
     perplexity = check_float(perplexity, "perplexity", low=0.0, low_inclusive=False)
     n_boot = grp.N_BOOT if n_boot is None else check_int(n_boot, "n_boot", low=20)
-    if labels is not None:
-        groups = grp.groups_from_labels(labels, n)  # errors before any work is done
+    groups = grp.groups_from_labels(labels, n) if labels is not None else None  # bad labels fail first
     # one search serves every measure: tSNE's law (stated, or tried when detecting) needs
     # 3 x perplexity neighbours; the graph measures use the first k of them
     K = min(n - 2, max(k, int(np.ceil(3 * perplexity))) if law in ("tsne", "auto") else k)
 
-    t0 = time.perf_counter()
-    neigh = find_neighbourhoods(X, Y, K, metric=metric, input_knn=input_knn, random_state=seed)
-    graph_neigh = neigh.first(k)
-    timings["neighbours"] = time.perf_counter() - t0
+    with clock("neighbours"):
+        neigh = find_neighbourhoods(X, Y, K, metric=metric, input_knn=input_knn, random_state=seed)
+        graph = neigh.first(k)
+    with clock("groups"):
+        if groups is None:
+            groups = grp.groups_from_clusters(graph, seed)
+        found = _group_findings(X, Y, groups, graph, n_boot, seed)
+    with clock("tears"):
+        found = _merged(found, _tear_findings(Y, groups, graph))
+    with clock("scales"):
+        found = _merged(found, _scale_findings(X, Y, groups, graph, max_exact, n_queries, metric, seed))
+    with clock("law"):
+        found_law = settle_law(law, X, Y, neigh, perplexity=perplexity, seed=seed)
+    with clock("metrics"):
+        metric_values = _legacy_metrics(X, Y, groups, labels, found, found_law, seed)
 
-    t0 = time.perf_counter()
-    if labels is None:
-        groups = grp.groups_from_clusters(graph_neigh, seed)
-    G = len(groups.names)
+    points = found.pop("points")
+    if found_law.residual is not None:
+        points["residual"] = found_law.residual
+    result = Explanation(
+        n=n, dims=(int(X.shape[1]), int(Y.shape[1])), **{key: found[key] for key in (
+            "groups", "pairs", "mixing", "tears", "gaps", "islands", "separation", "outliers", "scales")},
+        law={"name": found_law.name, "how": found_law.how, "median_residual": found_law.median_residual,
+             **found_law.evidence},
+        metrics=metric_values,
+        sampling=found["sampling"] | {"n_boot": n_boot, "max_boot_points": grp.MAX_BOOT_POINTS,
+                                      "neighbours": neigh.description, "k_graph": k},
+        group_source={"source": groups.source, "description": groups.description, "count": len(groups.names)},
+        points=points, _picture=Y, _labels=groups.codes, _stretched=found["stretched"],
+        _shepard=shepard_pairs(X, Y, SHEPARD_PAIRS, seed),
+    )
+    result.reading = build_reading(result, groups.names)
+    result.timings = clock.timings | {"total": clock.elapsed()}
+    return result
+
+
+def _merged(a, b):
+    """a | b, with the dicts under "sampling" and "points" merged too."""
+    out = a | b
+    for key in ("sampling", "points"):
+        out[key] = a.get(key, {}) | b.get(key, {})
+    return out
+
+
+class _Clock:
+    """Seconds per named stage: ``with clock("stage"): ...``."""
+
+    def __init__(self):
+        self.timings, self._start = {}, time.perf_counter()
+
+    def __call__(self, name):
+        import contextlib
+
+        @contextlib.contextmanager
+        def stage():
+            t0 = time.perf_counter()
+            yield
+            self.timings[name] = time.perf_counter() - t0
+
+        return stage()
+
+    def elapsed(self):
+        return time.perf_counter() - self._start
+
+
+def _group_findings(X, Y, groups, graph, n_boot, seed):
+    """Sizes, separations and links of the groups; mixing and kNN accuracy in both spaces."""
+    from . import groups as grp
+
     group_rows, pair_rows, notes = grp.group_geometry(X, Y, groups, n_boot=n_boot, seed=seed)
-    links = grp.pair_links(graph_neigh, groups)
+    links = grp.pair_links(graph, groups)
     for row in pair_rows:
         row["linked"] = int(links[groups.names.index(row["a"]), groups.names.index(row["b"])])
-    mixing_rows = grp.mixing(graph_neigh, groups, k=MIXING_K, n_boot=n_boot, seed=seed) if G >= 2 else []
-    separation = {"knn_accuracy_input": grp.knn_accuracy(graph_neigh.input_indices, groups.codes),
-                  "knn_accuracy_picture": grp.knn_accuracy(graph_neigh.picture_indices, groups.codes),
+    mixing_rows = grp.mixing(graph, groups, k=MIXING_K, n_boot=n_boot, seed=seed) if len(groups.names) >= 2 else []
+    separation = {"knn_accuracy_input": grp.knn_accuracy(graph.input_indices, groups.codes),
+                  "knn_accuracy_picture": grp.knn_accuracy(graph.picture_indices, groups.codes),
                   "k": grp.ACCURACY_K, "groups": groups.source}
-    timings["groups"] = time.perf_counter() - t0
+    return {"groups": group_rows, "pairs": pair_rows, "mixing": mixing_rows, "separation": separation,
+            "sampling": {"factor": notes["factor"], "pairs_comparable": notes["pairs_comparable"]}}
 
-    t0 = time.perf_counter()
-    island, n_islands, cut = tears.picture_islands(Y, graph_neigh.picture_distances)
-    si, sj, stretch = tears.stretched_edges(graph_neigh, Y, island)
-    component, n_components = tears.input_components(graph_neigh)
-    gap_rows = tears.gaps(graph_neigh, island, n_islands, cut)
+
+def _tear_findings(Y, groups, graph):
+    """Islands of the picture, links drawn across gaps, pieces of the input graph."""
+    from . import tears
+
+    n = Y.shape[0]
+    island, n_islands, cut = tears.picture_islands(Y, graph.picture_distances)
+    si, sj, stretch = tears.stretched_edges(graph, Y, island)
+    component, n_components = tears.input_components(graph)
+    gap_rows = tears.gaps(graph, island, n_islands, cut)
     merged = tears.merged_components(island, component, n_islands)
     island_rows = _island_table(island, n_islands, groups)
-    n_edges = int(graph_neigh.input_edges()[0].size)
-    tear_summary = {
-        "stretched_edges": int(len(si)), "input_edges": n_edges, "input_components": int(n_components),
-        "picture_pieces": int(n_islands), "false_gaps": int(sum(g["kind"] == "false" for g in gap_rows)),
+    summary = {
+        "stretched_edges": int(len(si)), "input_edges": int(graph.input_edges()[0].size),
+        "input_components": int(n_components), "picture_pieces": int(n_islands),
+        "false_gaps": int(sum(g["kind"] == "false" for g in gap_rows)),
         "weak_gaps": int(sum(g["kind"] == "weak" for g in gap_rows)),
         "real_gaps": int(sum(g["kind"] == "real" for g in gap_rows)),
         "stray_points": int(np.sum(island < 0)),
@@ -192,54 +256,35 @@ def explain(X, Y, labels=None, *, law="auto", k=K_GRAPH, metric="euclidean", per
         "rules": {"stretch": tears.STRETCH, "gap": tears.GAP, "join_share": tears.JOIN_SHARE,
                   "join_min": tears.JOIN_MIN, "min_island": tears.min_island_size(n)},
     }
-    timings["tears"] = time.perf_counter() - t0
+    points = {"group": groups.codes, "island": island, "input_component": component,
+              "stretched_edges": np.bincount(np.concatenate([si, sj]), minlength=n)}
+    return {"tears": summary, "gaps": [_name_gap(g, island_rows) for g in gap_rows], "islands": island_rows,
+            "stretched": (si, sj, stretch), "points": points}
 
-    t0 = time.perf_counter()
+
+def _scale_findings(X, Y, groups, graph, max_exact, n_queries, metric, seed):
+    """Recall at several scales and the rank metrics (one pass over sampled distance rows),
+    the input's intrinsic dimension, per-point agreement, flung-out points."""
+    from . import outliers, scales
+    from .neighbourhoods import query_points
+
+    n = X.shape[0]
     queries, sampled = query_points(n, max_exact, n_queries, seed)
     median_group = int(np.median(groups.sizes))
-    scale_list = sorted({K_METRIC, 100, median_group})
-    ranks = scales.rank_pass(X, Y, queries, k=K_METRIC, scales=scale_list, metric=metric)
-    dimension = scales.intrinsic_dimension(graph_neigh.input_distances)
-    agreement = (graph_neigh.input_indices[:, :K_METRIC, None]
-                 == graph_neigh.picture_indices[:, None, :K_METRIC]).any(axis=2).mean(axis=1)
+    ranks = scales.rank_pass(X, Y, queries, k=K_METRIC, scales=sorted({K_METRIC, 100, median_group}),
+                             metric=metric)
+    agreement = (graph.input_indices[:, :K_METRIC, None]
+                 == graph.picture_indices[:, None, :K_METRIC]).any(axis=2).mean(axis=1)
     flung, radius = outliers.flung_out(X, Y)
-    timings["scales"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    found_law = settle_law(law, X, Y, neigh, perplexity=perplexity, seed=seed)
-    timings["law"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    metric_values = _legacy_metrics(X, Y, groups, labels, ranks, agreement, found_law, n, queries, sampled, seed)
-    timings["metrics"] = time.perf_counter() - t0
-
-    points = {"group": groups.codes, "island": island, "input_component": component,
-              "neighbour_agreement": agreement, "stretched_edges": np.bincount(np.concatenate([si, sj]),
-                                                                              minlength=n),
-              "radius": radius, "flung_out": flung.astype(np.int8)}
-    if found_law.residual is not None:
-        points["residual"] = found_law.residual
-    result = Explanation(
-        n=n, dims=(int(X.shape[1]), int(Y.shape[1])), groups=group_rows, pairs=pair_rows, mixing=mixing_rows,
-        tears=tear_summary, gaps=[_name_gap(g, island_rows) for g in gap_rows], islands=island_rows,
-        separation=separation, outliers=int(flung.sum()),
-        scales={"recall": {str(s): v for s, v in ranks["recall"].items()},
-                "chance": {str(s): v for s, v in ranks["chance"].items()},
-                "median_group_size": median_group, "intrinsic_dimension": dimension, "k": K_METRIC},
-        law={"name": found_law.name, "how": found_law.how, "median_residual": found_law.median_residual,
-             **found_law.evidence},
-        metrics=metric_values,
-        sampling={"queries": int(len(queries)), "sampled": bool(sampled), "n_boot": n_boot,
-                  "max_boot_points": grp.MAX_BOOT_POINTS, "neighbours": neigh.description,
-                  "k_graph": k, "factor": notes["factor"], "pairs_comparable": notes["pairs_comparable"]},
-        group_source={"source": groups.source, "description": groups.description, "count": G},
-        points=points, _picture=Y, _labels=groups.codes, _stretched=(si, sj, stretch),
-        _shepard=shepard_pairs(X, Y, SHEPARD_PAIRS, seed),
-    )
-    result.reading = build_reading(result, groups.names)
-    timings["total"] = time.perf_counter() - t_all
-    result.timings = timings
-    return result
+    return {
+        "scales": {"recall": {str(s): v for s, v in ranks["recall"].items()},
+                   "chance": {str(s): v for s, v in ranks["chance"].items()},
+                   "median_group_size": median_group,
+                   "intrinsic_dimension": scales.intrinsic_dimension(graph.input_distances), "k": K_METRIC},
+        "outliers": int(flung.sum()), "ranks": ranks,
+        "sampling": {"queries": int(len(queries)), "sampled": bool(sampled)},
+        "points": {"neighbour_agreement": agreement, "radius": radius, "flung_out": flung.astype(np.int8)},
+    }
 
 
 def shepard_pairs(X, Y, n_pairs, seed):
@@ -268,19 +313,20 @@ def _name_gap(row, islands):
     return row | {"a_main": islands[row["a"]]["main_group"], "b_main": islands[row["b"]]["main_group"]}
 
 
-def _legacy_metrics(X, Y, groups, labels, ranks, agreement, found_law, n, queries, sampled, seed):
+def _legacy_metrics(X, Y, groups, labels, found, found_law, seed):
     """The keys report.json has always had: global metrics at k = 10."""
     from . import metrics
 
-    result = {"n": int(n), "k": K_METRIC, "sampled": bool(sampled), "n_queries": int(len(queries)),
+    ranks, sampling = found["ranks"], found["sampling"]
+    result = {"n": int(X.shape[0]), "k": K_METRIC, "sampled": sampling["sampled"], "n_queries": sampling["queries"],
               "trustworthiness": ranks["trustworthiness"], "continuity": ranks["continuity"],
               "knn_overlap": ranks["knn_overlap"],
               "distance_spearman": metrics.distance_spearman(X, Y, random_state=seed),
-              "neighbour_agreement": float(np.mean(agreement)),
+              "neighbour_agreement": float(np.mean(found["points"]["neighbour_agreement"])),
               "median_residual": found_law.median_residual}
     if labels is not None:
         counts = groups.sizes
-        ok = len(counts) > 1 and counts.min() >= 5 and n >= 10
+        ok = len(counts) > 1 and counts.min() >= 5 and X.shape[0] >= 10
         result["knn_accuracy"] = (metrics.knn_accuracy(Y, groups.codes, k=5, folds=5, random_state=seed)
                                   if ok else None)
     return result
