@@ -403,10 +403,7 @@ class PCA(_Strain):
         """Fit the components. ``callbacks`` (solver="forces"): ``cb(epoch, Y) -> bool``
         given to the optimizer, as in the other classical estimators."""
         check_choice(self.solver, "solver", SOLVERS)
-        if self.solver == "exact":
-            if self.sampling is not None or self.max_iter is not None or not _is_random(self.init):
-                raise ValueError("sampling, max_iter and init apply to solver='forces'; scikit-learn's exact solvers "
-                                 "(solver='exact', the default) take none of them")
+        if self.solver == "exact":  # sampling, max_iter and init are the force solver's: ignored
             return self._fit_exact(X)
         if not isinstance(self.whiten, (bool, np.bool_)):
             raise ValueError(f"whiten must be True or False, got {self.whiten!r}")
@@ -424,6 +421,10 @@ class PCA(_Strain):
 
         t0 = time.perf_counter()
         X = check_pca_input(X)
+        spread = X.max(axis=0) - X.min(axis=0)
+        if not (spread.toarray() if hasattr(spread, "toarray") else spread).any():
+            # scikit-learn would warn and return NaN variance ratios
+            raise ValueError("all rows of X are the same point: there is no variance to explain")
         params = {name: getattr(self, name) for name in _SCIKIT_PCA_PARAMS}
         params["tol"] = 0.0 if self.tol is None else self.tol
         reference = ScikitPCA(**params)
@@ -535,10 +536,6 @@ _SCIKIT_PCA_PARAMS = ("n_components", "copy", "whiten", "svd_solver", "tol", "it
 _SCIKIT_PCA_FITTED = ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_",
                       "mean_", "noise_variance_", "n_components_", "n_samples_", "n_features_in_",
                       "feature_names_in_")
-
-
-def _is_random(init):
-    return isinstance(init, str) and init == "random"
 
 
 def component_signs(components):
