@@ -401,7 +401,7 @@ RESOLUTIONS = (0.3, 0.5, 0.7, 1.0)
 
 
 _SCALE_WORKER = """
-import json, resource, sys, time, numpy as np
+import json, sys, time, numpy as np
 sys.path.insert(0, {here!r})
 import clustering as bench
 data = np.load({path!r})
@@ -414,7 +414,10 @@ if name == "find_groups (chosen)":
 else:
     fn, graph, extra = bench.CANDIDATES[name][:3]
     fn(bench.GRAPHS[graph](small_i, small_d), 0, **extra)
-base_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mib(field):  # this process's own figures (ru_maxrss would include the parent's, kept over exec)
+    line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+base_mib = status_mib("VmRSS")
 t0, c0 = time.perf_counter(), time.process_time()
 if name == "find_groups (chosen)":
     labels = bench.find_groups_ardr(indices, distances, 0)
@@ -424,7 +427,7 @@ else:
     t_graph = time.perf_counter() - t0
     labels = fn(G, 0, **extra)
 seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak_mib = status_mib("VmHWM")
 from sklearn.metrics import adjusted_rand_score
 print(json.dumps({{"seconds": seconds, "cpu_seconds": cpu, "graph_seconds": t_graph, "peak_rss_mib": peak_mib,
                   "base_rss_mib": base_mib, "groups": int(len(np.unique(labels))),
@@ -445,7 +448,7 @@ def part_scale(args):
         rows.append(result)
         print(f"1M x {K}  {name:32s} {result['seconds']:7.1f} s (cpu {result['cpu_seconds']:.1f} s, graph "
               f"{result['graph_seconds']:.1f} s)  "
-              f"peak RSS {result['peak_rss_mib']:6.0f} MiB ({result['above_base_mib']:+.0f} above the loaded kNN)  "
+              f"peak RSS {result['peak_rss_mib']:6.0f} MiB ({result['above_base_mib']:+.0f} above the process before the call)  "
               f"groups {result['groups']}  ARI vs the 50 Gaussians {result['ari_vs_generating_gaussians']:.3f}",
               flush=True)
     return rows
@@ -531,10 +534,11 @@ def part_deps(args):
         except metadata.PackageNotFoundError:
             continue
         size = sum((dist.locate_file(f).stat().st_size for f in dist.files or [] if dist.locate_file(f).exists()))
+        requires = [r for r in dist.requires or [] if "extra ==" not in r]  # what a plain install pulls in
         rows.append({"package": package, "version": dist.version, "installed_mib": size / 2**20,
-                     "requires": dist.requires or []})
+                     "requires": requires})
         print(f"package {package:10s} {dist.version:8s} installed {size / 2**20:6.1f} MiB  "
-              f"requires {', '.join(dist.requires or []) or '-'}", flush=True)
+              f"requires {', '.join(requires) or '-'}", flush=True)
     return rows
 
 

@@ -6,8 +6,8 @@ neighbours, written here in numba; then groups of fewer than max(5, n/1000) poin
 the neighbouring group they share the most edge weight with.
 
 Why, in numbers (``benchmarks/clustering.py``, ``benchmarks/results/clustering.json``;
-ARI = adjusted Rand index against the true classes; 2-core machine under heavy load, so
-CPU seconds are quoted beside wall seconds):
+ARI = adjusted Rand index against the true classes, median of seeds 0-2; a shared 2-core
+machine, 1-minute load 5-8 during the run):
 
 - Leiden against the other families, ARI on digits / mnist5k / Fashion-MNIST 10k: Leiden
   0.91 / 0.69 / 0.43 (this module); spectral clustering with the number of groups by
@@ -15,12 +15,15 @@ CPU seconds are quoted beside wall seconds):
   0.36; HDBSCAN on 10 principal components 0.20 / 0.04 / 0.07. Louvain (igraph) scores as
   Leiden within the seed-to-seed spread; Leiden's refinement also guarantees connected
   communities, which Louvain does not (Traag et al.).
-- numba against python-igraph's Leiden (same objective and graph): the same ARI within
-  the spread over seeds (Fashion-MNIST 70k: 0.462 here, 0.468 igraph); on a 1,000,000 x 15
-  graph 12.5 s of CPU (114.6 s wall on the loaded machine) and 1,325 MiB peak for the whole
-  of ``find_groups`` against 60.9 s of CPU and 2,826 MiB for igraph, 25 s of whose wall time
-  is turning scipy's graph into igraph's. So no new dependency: igraph (a 5.7 MB compiled
-  wheel, 17 MiB installed, plus texttable) would be slower and heavier here.
+- numba against python-igraph's Leiden (same objective, graph and number of passes): the
+  same ARI within the spread over seeds (Fashion-MNIST 70k: 0.462 here, 0.448 igraph;
+  10k: 0.426 and 0.449). On a 1,000,000 x 15 graph the whole of ``find_groups`` takes
+  18.9 s (11.2 s of CPU) and 1,325 MiB peak RSS; igraph's Leiden on the same fuzzy graph
+  50.3 s (38.4 s of CPU) and 2,826 MiB, much of it copying scipy's graph into igraph's.
+  farm-bench pairs on Fashion-MNIST 70k, whole processes: CPU time ratio 0.44 (297 against
+  432 MiB). A first call in a new process costs 0.44 s with numba's disk cache, 4.9 s
+  compiling without it. So no new dependency: igraph (a 5.7 MB compiled wheel, 16.5 MiB
+  installed, plus texttable) would be slower and heavier here, not better.
 - Resolution and weights (ten seeds each, mean ARI over the four real data sets): UMAP's
   fuzzy weights at 0.5 score 0.627, at 1.0 (scanpy's default) 0.614, at 0.3 0.608;
   plain symmetrized kNN at best 0.603. At 0.5 the six Gaussians of issue 11 (two close
@@ -28,10 +31,11 @@ CPU seconds are quoted beside wall seconds):
   1 or 2 groups (16-19 at 1.0); at 0.3 the close pairs merge.
 
 Limits, said plainly: modularity cuts a continuum into pieces. A smooth curve of 3,000
-points in 20-D becomes 42 groups, a 3-D Gaussian blob 12; every graph method measured did
-the same (spectral, Ward: 25-29 on the curve). Such groups are pieces, not clusters: they
-must be reported as "clusters found in the input", never as the data's own. A connected component
-smaller than the minimum size has nothing to merge into and stays its own group.
+points in 20-D becomes 42 groups, a 3-D Gaussian blob 12; no candidate measured kept the
+curve whole (spectral 25 pieces, Ward 29, HDBSCAN 23). Such groups are pieces, not
+clusters: they must be reported as "clusters found in the input", never as the data's
+own. A connected component smaller than the minimum size has nothing to merge into and
+stays its own group (a kNN graph's components have at least k + 1 points).
 """
 
 import heapq
@@ -43,9 +47,9 @@ import scipy.sparse as sp
 from ardr._validation import check_seed
 
 DEFAULT_RESOLUTION = 0.5
-# Leiden passes, as igraph's default. Passes until no node moves reached the same modularity
-# (mnist5k 0.8180 against 0.8178, Fashion-MNIST 10k 0.8543 against 0.8528, 1M 0.9799 both)
-# for 1.3x the time at 1M.
+# Leiden passes, as igraph's default. Passing until no node moves (measured while choosing,
+# seed 0-2 means) reached modularity 0.8180 against 0.8178 on mnist5k, 0.8543 against 0.8528
+# on Fashion-MNIST 10k, 0.9799 both on the 1M graph, for 1.3x the time there.
 LEIDEN_ITERATIONS = 2
 
 
