@@ -8,10 +8,13 @@ import numpy as np
 DENSE_INPUT_MAX_BYTES = 4 * 2**30
 
 
-def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
-    """Return X as a C-contiguous 2-D float array, or raise ValueError naming the problem."""
+def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False):
+    """Return X as a C-contiguous 2-D float array (``accept_sparse``: a sparse X as CSR of
+    that dtype, never densified), or raise ValueError naming the problem."""
     import scipy.sparse as sp
 
+    if sp.issparse(X) and accept_sparse:
+        return _check_sparse(X, name, min_rows, dtype)
     if sp.issparse(X):
         n_bytes = X.shape[0] * X.shape[1] * 8
         if n_bytes > DENSE_INPUT_MAX_BYTES:
@@ -49,6 +52,29 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
             raise ValueError(f"{name} has values too large in magnitude for {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr)
     return arr
+
+
+def _check_sparse(X, name, min_rows, dtype):
+    import scipy.sparse as sp
+
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix (n_samples, n_features), got {X.ndim}-D shape {X.shape}")
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
+            or np.iscomplexobj(X.data):
+        raise ValueError(f"{name} must be real-valued and numeric, got dtype {X.dtype}")
+    n, D = X.shape
+    if n == 0 or D == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    if n < min_rows:
+        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    X = sp.csr_matrix(X, dtype=dtype or np.float64)
+    if not np.isfinite(X.data).all():
+        bad = int(np.count_nonzero(~np.isfinite(X.data)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s) (or values too large for {X.dtype})")
+    if not X.has_sorted_indices:
+        X = X.copy()
+        X.sort_indices()
+    return X
 
 
 def check_labels(labels, n, *, name="labels"):
