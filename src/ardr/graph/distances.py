@@ -58,6 +58,15 @@ def code_of(metric):
 
 
 # ------------------------------------------------------------------ transforms
+def power_of_two_scale(*arrays):
+    """An exact power of two bringing the largest |entry| near 1 when it lies outside
+    [2^-40, 2^40]; else 1. Float32 squared distances neither overflow nor underflow then."""
+    big = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in arrays)
+    if big == 0.0 or 2.0**-40 < big < 2.0**40:
+        return 1.0
+    return float(2.0 ** np.frexp(big)[1])
+
+
 def unit_rows(X, metric):
     """Rows whose euclidean geometry gives the metric (float32; sparse stays sparse).
     A zero row (no direction) stays zero."""

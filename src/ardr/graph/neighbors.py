@@ -26,7 +26,8 @@ import scipy.sparse as sp
 
 from . import distances as dist_
 from ._rows import smallest, sort_rows
-from .distances import EUCLIDEAN_FAMILY, KERNEL_METRICS, SPARSE_METRICS, canonical
+from .distances import KERNEL_METRICS, SPARSE_METRICS, canonical
+from .distances import power_of_two_scale as _power_of_two_scale
 
 METRICS = dist_.METRICS
 METHODS = ("auto", "exact", "approximate", "nndescent")
@@ -99,19 +100,12 @@ def inverted_file_knn(X, k, *, metric="euclidean", random_state=0):
         for start in range(0, R.shape[0], rows):
             block = slice(start, start + rows)
             keys[block] = 1.0 - np.einsum("ikd,id->ik", R[indices[block]], R[block], dtype=np.float64)
+        order = sort_rows(keys, indices)  # the search's float32 order may differ in the last bits
+        indices, keys = np.take_along_axis(indices, order, axis=1), np.take_along_axis(keys, order, axis=1)
     distances = _to_metric(keys, metric)
     if scale != 1.0:
         distances = distances.astype(np.float64) * scale
     return indices, distances.astype(np.float32)
-
-
-def _power_of_two_scale(*arrays):
-    """An exact power of two bringing the largest |entry| near 1 when it lies outside
-    [2^-40, 2^40]; else 1. Float32 squared distances neither overflow nor underflow then."""
-    big = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in arrays)
-    if big == 0.0 or 2.0**-40 < big < 2.0**40:
-        return 1.0
-    return float(2.0 ** np.frexp(big)[1])
 
 
 def _prepare(X, metric, scale=1.0):

@@ -20,15 +20,18 @@ import scipy.sparse as sp
 
 from . import ivf
 from ._rows import smallest, sort_rows
-from .distances import from_squared, unit_rows
+from .distances import from_squared, power_of_two_scale, unit_rows
 
 PROJECTED_DIMS = 100
 _BLOCK_ELEMENTS = 16_000_000
 
 
-def prepare(X, metric):
-    """CSR float32 rows with sorted indices for ``metric`` and their squared norms."""
+def prepare(X, metric, scale=1.0):
+    """CSR float32 rows with sorted indices for ``metric`` (euclidean: divided by
+    ``scale``) and their squared norms."""
     X = sp.csr_matrix(X)
+    if scale != 1.0:
+        X = X.astype(np.float64) / scale
     if metric == "jaccard":
         R = sp.csr_matrix(((X.data != 0).astype(np.float32), X.indices, X.indptr), shape=X.shape)
         R.eliminate_zeros()
@@ -48,9 +51,9 @@ def _keys(dots, q_norms, r_norms, metric):
     return 1.0 - dots  # unit rows (a zero row: 1 from every other)
 
 
-def to_metric(keys, metric):
+def to_metric(keys, metric, scale=1.0):
     if metric == "euclidean":
-        return np.sqrt(np.maximum(keys, 0.0))
+        return np.sqrt(np.maximum(keys, 0.0)).astype(np.float64) * scale
     if metric == "hellinger":
         return from_squared(2.0 * keys, metric)
     return np.maximum(keys, 0.0)
@@ -58,11 +61,20 @@ def to_metric(keys, metric):
 
 def exact(X, k, metric, *, queries=None, exclude_self=True):
     """Exact neighbours of sparse rows: (indices int32, distances float32)."""
-    R, r_norms = prepare(X, metric)
-    Q, q_norms = (R, r_norms) if queries is None else prepare(queries, metric)
+    scale = _scale(metric, X, queries)
+    R, r_norms = prepare(X, metric, scale)
+    Q, q_norms = (R, r_norms) if queries is None else prepare(queries, metric, scale)
     indices, keys = _exact_rows(R, r_norms, Q, q_norms, k, metric, np.arange(Q.shape[0]),
                                 exclude_self and queries is None)
-    return indices, to_metric(keys, metric).astype(np.float32)
+    return indices, to_metric(keys, metric, scale).astype(np.float32)
+
+
+def _scale(metric, *matrices):
+    """A power of two for euclidean rows (the others are scale-free)."""
+    if metric != "euclidean":
+        return 1.0
+    return power_of_two_scale(*(np.asarray(m.data) if sp.issparse(m) else np.asarray(m)
+                                for m in matrices if m is not None))
 
 
 def _exact_rows(R, r_norms, Q, q_norms, k, metric, rows, exclude_self):
@@ -86,7 +98,8 @@ def approximate(X, k, metric, *, random_state=0):
     """Approximate neighbours of sparse rows (module docstring)."""
     from sklearn.utils.extmath import randomized_svd
 
-    R, norms = prepare(X, metric)
+    scale = _scale(metric, X)
+    R, norms = prepare(X, metric, scale)
     n = R.shape[0]
     n_candidates = min(n - 1, ivf.CANDIDATES_PER_NEIGHBOUR * k + ivf.EXTRA_CANDIDATES)
     n_dims = max(1, min(PROJECTED_DIMS, min(R.shape) - 1))
@@ -101,7 +114,7 @@ def approximate(X, k, metric, *, random_state=0):
     keys = _pair_keys(dots, norms, candidates, metric)
     order = sort_rows(keys, candidates)[:, :k]
     keys = np.take_along_axis(keys, order, axis=1)
-    return np.take_along_axis(candidates, order, axis=1), to_metric(keys, metric).astype(np.float32)
+    return np.take_along_axis(candidates, order, axis=1), to_metric(keys, metric, scale).astype(np.float32)
 
 
 def _pair_keys(dots, norms, candidates, metric):
