@@ -31,11 +31,7 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False
         raise ValueError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}")
-    n, D = arr.shape
-    if n == 0 or D == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
-    if n < min_rows:
-        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    _check_rows(arr.shape, name, min_rows)
     if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
         if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
             bad = int(np.count_nonzero(~np.isfinite(arr)))
@@ -54,6 +50,14 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False
     return arr
 
 
+def _check_rows(shape, name, min_rows):
+    n, D = shape
+    if n == 0 or D == 0:
+        raise ValueError(f"{name} is empty: shape {shape}")
+    if n < min_rows:
+        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+
+
 def _check_sparse(X, name, min_rows, dtype):
     import scipy.sparse as sp
 
@@ -62,11 +66,7 @@ def _check_sparse(X, name, min_rows, dtype):
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
             or np.iscomplexobj(X.data):
         raise ValueError(f"{name} must be real-valued and numeric, got dtype {X.dtype}")
-    n, D = X.shape
-    if n == 0 or D == 0:
-        raise ValueError(f"{name} is empty: shape {X.shape}")
-    if n < min_rows:
-        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    _check_rows(X.shape, name, min_rows)
     X = sp.csr_matrix(X, dtype=dtype or np.float64)
     if not np.isfinite(X.data).all():
         bad = int(np.count_nonzero(~np.isfinite(X.data)))

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from .distances import metric_distance
+from .ivf import _before, _replace_top
 
 
 @numba.njit(cache=True)
@@ -39,33 +40,6 @@ def reverse_lists(indices, fan):
     return reverse, rank
 
 
-@numba.njit(inline="always", cache=True)
-def _before(key1, index1, key2, index2):
-    return key1 < key2 or (key1 == key2 and index1 < index2)
-
-
-@numba.njit(inline="always", cache=True)
-def _replace_top(keys, idx, flags, key, index, flag):
-    """Put (key, index, flag) in place of the max-heap's largest entry; restore the heap."""
-    size = keys.shape[0]
-    pos = 0
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(keys[child], idx[child], keys[child + 1], idx[child + 1]):
-            child += 1
-        if not _before(key, index, keys[child], idx[child]):
-            break
-        keys[pos] = keys[child]
-        idx[pos] = idx[child]
-        flags[pos] = flags[child]
-        pos = child
-    keys[pos] = key
-    idx[pos] = index
-    flags[pos] = flag
-
-
 @numba.njit(parallel=True, cache=True)
 def refine_round(X, indices, keys, is_new, fan, code, p):
     """One round on the graph (indices, distances ``keys`` in the metric ``code``, rows
@@ -82,7 +56,6 @@ def refine_round(X, indices, keys, is_new, fan, code, p):
         # the row as a max-heap: ascending order reversed
         h_key = keys[i, ::-1].copy()
         h_idx = indices[i, ::-1].copy()
-        h_new = np.zeros(k, dtype=np.bool_)
         buf = np.empty(4 * fan * fan, dtype=np.int32)
         m = 0
         for side in range(2):
@@ -123,7 +96,7 @@ def refine_round(X, indices, keys, is_new, fan, code, p):
                 continue
             key = np.float32(metric_distance(X[i], X[v], code, p))
             if _before(key, v, top_key, top_idx):
-                _replace_top(h_key, h_idx, h_new, key, v, True)
+                _replace_top(h_key, h_idx, key, v)
                 top_key, top_idx = h_key[0], h_idx[0]
                 changes[i] += 1
         # back to ascending (key, index) order
@@ -132,7 +105,9 @@ def refine_round(X, indices, keys, is_new, fan, code, p):
         for s in range(k):
             out_idx[i, s] = h_idx[order[s]]
             out_key[i, s] = h_key[order[s]]
-            out_new[i, s] = h_new[order[s]]
+            # new: not in the old row (the candidates offered excluded its members)
+            at = np.searchsorted(mine, out_idx[i, s])
+            out_new[i, s] = at >= k or mine[at] != out_idx[i, s]
     return out_idx, out_key, out_new, changes.sum()
 
 
