@@ -67,10 +67,14 @@ def _check_sparse(X, name, min_rows, dtype):
             or np.iscomplexobj(X.data):
         raise ValueError(f"{name} must be real-valued and numeric, got dtype {X.dtype}")
     _check_rows(X.shape, name, min_rows)
-    X = sp.csr_matrix(X, dtype=dtype or np.float64)
+    X = sp.csr_matrix(X)
+    data = np.asarray(X.data, dtype=np.float64)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name} contains {int(np.count_nonzero(~np.isfinite(data)))} NaN or infinite value(s)")
+    with np.errstate(over="ignore"):
+        X = sp.csr_matrix(X, dtype=dtype or np.float64)
     if not np.isfinite(X.data).all():
-        bad = int(np.count_nonzero(~np.isfinite(X.data)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s) (or values too large for {X.dtype})")
+        raise ValueError(f"{name} has values too large in magnitude for {X.dtype.name}")
     if not X.has_sorted_indices:
         X = X.copy()
         X.sort_indices()
