@@ -34,7 +34,7 @@ def test_bad_data(cls, X, match):
     "params,match",
     [
         (dict(n_components=0), "n_components"),
-        (dict(metric="hamming"), "unknown metric"),
+        (dict(metric="hamming2"), "unknown metric"),
         (dict(init="magic"), "unknown init"),
         (dict(n_neighbors=1), "n_neighbors"),
         (dict(n_neighbors=2.5), "n_neighbors"),

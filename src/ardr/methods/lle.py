@@ -17,8 +17,11 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_seed
-from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, exact_knn, nearest_neighbors
+from ..graph.neighbors import METHODS as KNN_METHODS, exact_knn, nearest_neighbors
 from ..io import SaveMixin
+
+# LLE reconstructs each point from its neighbours' coordinates: neighbours in these metrics only
+METRICS = ("euclidean", "cosine")
 
 EIGEN_SOLVERS = ("auto", "arpack", "dense")
 DENSE_MAX_ROWS = 200  # "auto" solves M densely up to here (as scikit-learn does)

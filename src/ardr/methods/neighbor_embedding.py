@@ -14,7 +14,8 @@ from .._validation import check_choice, check_data, check_float, check_int, chec
 from ..engine.numba import graph as graph_forces
 from ..io import SaveMixin
 from ..engine.numba import repulsion as repulsion_estimators
-from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, check_precomputed, exact_knn, nearest_neighbors
+from ..graph.distances import canonical as canonical_metric
+from ..graph.neighbors import METHODS as KNN_METHODS, check_precomputed, exact_knn, nearest_neighbors
 from ..engine.optimize import Schedule, optimize
 
 INPUT_KERNELS = ("umap", "tsne")
@@ -51,7 +52,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, n_neighbors=15, n_components=2, *, input_kernel="umap", normalized=False,
                  perplexity=30.0, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
-                 n_epochs=None, learning_rate="auto", negative_sample_rate=5, repulsion="auto",
+                 metric_kwds=None, n_epochs=None, learning_rate="auto", negative_sample_rate=5, repulsion="auto",
                  early_exaggeration=None, exaggeration_epochs=250, init="spectral",
                  precomputed_knn=None, knn_method="auto", random_state=None, n_jobs=-1, verbose=False):
         self.n_neighbors = n_neighbors
@@ -64,6 +65,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         self.a = a
         self.b = b
         self.metric = metric
+        self.metric_kwds = metric_kwds
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
         self.negative_sample_rate = negative_sample_rate
@@ -87,7 +89,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
     def _check_params(self, n):
         c = self._cfg
         check_choice(c.input_kernel, "input_kernel", INPUT_KERNELS)
-        check_choice(c.metric, "metric", METRICS)
+        canonical_metric(c.metric, c.metric_kwds)
         check_choice(c.repulsion, "repulsion", REPULSIONS)
         check_choice(c.knn_method, "knn_method", KNN_METHODS)
         if not isinstance(c.normalized, (bool, np.bool_)):
@@ -135,7 +137,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------------- pipeline
     def fit(self, X, y=None):
         """Embed X (n_samples x n_features)."""
-        X = check_data(X, min_rows=2)
+        X = check_data(X, min_rows=2, accept_sparse=True)  # sparse rows stay sparse
         n = X.shape[0]
         self._cfg = c = self._config()
         a, b, k, n_knn = self._check_params(n)
@@ -149,8 +151,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             if c.precomputed_knn is not None:
                 idx, dist = check_precomputed(c.precomputed_knn, n, n_knn)
             else:
-                idx, dist = nearest_neighbors(X, n_knn, metric=c.metric, method=c.knn_method,
-                                              random_state=seed, n_jobs=c.n_jobs, verbose=c.verbose)
+                idx, dist = nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
+                                              method=c.knn_method, random_state=seed, n_jobs=c.n_jobs, verbose=c.verbose)
             timings["knn"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             P = self._input_kernel(idx, dist, k)
@@ -216,6 +218,9 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             if init == "spectral":
                 Y = initialization.spectral_layout(P, dim, seed)
             elif init == "pca":
+                if c.metric == "precomputed":
+                    raise ValueError('init="pca" needs data rows, not the distances of metric="precomputed"; '
+                                     'use init="spectral" or "random"')
                 Y = initialization.pca_layout(X, dim, seed)
             else:
                 Y = initialization.random_layout(n, dim, seed)
@@ -305,7 +310,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "embedding_")
         c = self._cfg
-        X = check_data(X, min_rows=1)
+        X = check_data(X, min_rows=1, accept_sparse=True)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but this {type(self).__name__} was fitted with "
                              f"{self.n_features_in_}")
@@ -314,7 +319,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         with numba_threads(c.n_jobs):
             n_knn = min(n_fit, self.knn_indices_.shape[1] + (1 if c.input_kernel == "umap" else 0))
             n_knn = max(1, min(n_knn, n_fit))
-            idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, queries=X, exclude_self=False)
+            idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, metric_kwds=c.metric_kwds, queries=X,
+                                  exclude_self=False)
             if c.input_kernel == "umap":
                 weights = affinities.membership_strengths(dist, self._k)
             else:
@@ -350,13 +356,14 @@ class UMAP(ARDR):
 
     def __init__(self, n_neighbors=15, min_dist=0.1, spread=1.0, n_components=2, metric="euclidean",
                  n_epochs=None, learning_rate=1.0, negative_sample_rate=5, init="spectral",
-                 random_state=None, n_jobs=-1, verbose=False, *, normalized=False, precomputed_knn=None,
-                 knn_method="auto"):
+                 random_state=None, n_jobs=-1, verbose=False, *, metric_kwds=None, normalized=False,
+                 precomputed_knn=None, knn_method="auto"):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.spread = spread
         self.n_components = n_components
         self.metric = metric
+        self.metric_kwds = metric_kwds
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
         self.negative_sample_rate = negative_sample_rate
@@ -384,8 +391,8 @@ class TSNE(ARDR):
 
     def __init__(self, perplexity=30.0, n_components=2, early_exaggeration=12.0, learning_rate="auto",
                  n_iter=750, init="pca", random_state=None, n_jobs=-1, verbose=False, *,
-                 metric="euclidean", repulsion="auto", exaggeration_epochs=250, negative_sample_rate=5,
-                 precomputed_knn=None, knn_method="auto"):
+                 metric="euclidean", metric_kwds=None, repulsion="auto", exaggeration_epochs=250,
+                 negative_sample_rate=5, precomputed_knn=None, knn_method="auto"):
         self.perplexity = perplexity
         self.n_components = n_components
         self.early_exaggeration = early_exaggeration
@@ -396,6 +403,7 @@ class TSNE(ARDR):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.metric = metric
+        self.metric_kwds = metric_kwds
         self.repulsion = repulsion
         self.exaggeration_epochs = exaggeration_epochs
         self.negative_sample_rate = negative_sample_rate
