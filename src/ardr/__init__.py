@@ -18,6 +18,7 @@ _LAZY = {
     "LLE": "ardr.methods.lle",
     "DKLLE": "ardr.methods.lle",
     "load": "ardr.io",
+    "save": "ardr.io",
     "datasets": "ardr.datasets",
     "metrics": "ardr.explain.metrics",
     "explain": "ardr.explain",

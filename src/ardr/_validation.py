@@ -20,19 +20,23 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
                              "first, e.g. with sklearn.decomposition.TruncatedSVD")
         X = X.toarray()
     arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object:
+        arr = _numeric_objects(arr, name)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+        raise ValueError(f"{name} must be real-valued: Complex data not supported (dtype {arr.dtype})")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}")
+        hint = " Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample." \
+            if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}.{hint}")
     n, D = arr.shape
-    if n == 0 or D == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
-    if n < min_rows:
-        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    # scikit-learn's wording, which its estimator checks look for
+    if D == 0:
+        raise ValueError(f"{name} is empty: 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    if n < max(min_rows, 1):
+        empty = f"{name} is empty: " if n == 0 else f"{name} has "
+        raise ValueError(f"{empty}{n} sample(s) (shape={arr.shape}); at least {max(min_rows, 1)} are needed")
     if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
         if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
             bad = int(np.count_nonzero(~np.isfinite(arr)))
@@ -49,6 +53,27 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
             raise ValueError(f"{name} has values too large in magnitude for {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr)
     return arr
+
+
+class NonNumericError(ValueError, TypeError):
+    """Data that is not numbers: a ValueError as every ardr input error, and a TypeError
+    as numpy's (and scikit-learn's) conversion raises for it."""
+
+
+def _numeric_objects(arr, name):
+    """An object array of numbers as float64 (scikit-learn's convention), else a clear error."""
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise NonNumericError(f"{name} must be numeric; {error}") from None
+
+
+def check_n_features(estimator, X):
+    """Refuse data whose width differs from the fitted data's (scikit-learn's wording)."""
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+    return X
 
 
 def check_labels(labels, n, *, name="labels"):

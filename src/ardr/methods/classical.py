@@ -34,7 +34,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import classical_exact as classical
 from .._threads import numba_threads
-from .._validation import check_choice, check_data, check_float, check_int, check_seed
+from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
+from ._contract import EstimatorContract
 
 SOLVERS = ("forces", "exact")
 DISSIMILARITIES = ("euclidean", "precomputed")
@@ -62,7 +63,7 @@ SAMPLED_STRESS_STEP = 2.0
 INIT_SCALE = 1e-2
 
 
-class _Classical(TransformerMixin, BaseEstimator):
+class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
     """What the four estimators share: parameter checks, the forces loop, bookkeeping."""
 
     def _check_common(self):
@@ -153,6 +154,7 @@ class _Strain(_Classical):
         seed = self._check_common()
         self._check_method_params()
         X = self._check_input(X)
+        self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()
@@ -272,9 +274,7 @@ class PCA(_Strain):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "components_")
-        X = check_data(X, min_rows=1, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but PCA was fitted with {self.n_features_in_}")
+        X = check_n_features(self, check_data(X, min_rows=1, dtype=np.float64))
         return (X - self.mean_) @ self.components_.T
 
 
@@ -407,9 +407,7 @@ class Isomap(_Strain):
         from ..graph.neighbors import exact_knn
 
         check_is_fitted(self, "embedding_")
-        X = check_data(X, min_rows=1, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but Isomap was fitted with {self.n_features_in_}")
+        X = check_n_features(self, check_data(X, min_rows=1, dtype=np.float64))
         idx, _ = exact_knn(self._X_fit, self.n_neighbors, queries=X, exclude_self=False)
         idx = idx.astype(np.int64)
         lengths = classical.edge_lengths(self._X_fit, idx, queries=X)
@@ -463,6 +461,7 @@ class MetricMDS(_Classical):
         n = X.shape[0]
         if self.n_components >= n:
             raise ValueError(f"n_components={self.n_components} must be < n_samples={n}")
+        self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()
