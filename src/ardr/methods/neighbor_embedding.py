@@ -388,6 +388,9 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "embedding_")
         c = self._cfg
+        if self._X_fit is None:
+            raise ValueError(f"this {type(self).__name__} was fitted on affinities alone; transform needs the "
+                             "training data: fit(X, affinities=P)")
         X = check_n_features(self, check_data(X, min_rows=1))
         n_fit, m = self._X_fit.shape[0], X.shape[0]
         ref = self.embedding_.astype(np.float64)
