@@ -123,6 +123,7 @@ def test_user_affinities(digits):
     given = ardr.TSNE(max_iter=100, random_state=0).fit(X, affinities=SimpleNamespace(P=P))
     np.testing.assert_allclose(given.graph_.toarray(), reference.graph_.toarray(), rtol=1e-5, atol=1e-9)
     assert abs(given.kl_divergence_ - reference.kl_divergence_) < 0.02
+    assert given.transform(X[:5]).shape == (5, 2)  # X given too: new points can be placed
     with pytest.warns(UserWarning, match="init='pca' is impossible: no X"):
         alone = ardr.TSNE(max_iter=20, random_state=0).fit(affinities=P.toarray())
     assert alone.embedding_.shape == (200, 2) and not hasattr(alone, "n_features_in_")

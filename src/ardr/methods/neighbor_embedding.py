@@ -395,9 +395,15 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         n_fit, m = self._X_fit.shape[0], X.shape[0]
         ref = self.embedding_.astype(np.float64)
         with numba_threads(c.n_jobs):
-            n_knn = min(n_fit, self.knn_indices_.shape[1] + (1 if c.input_kernel == "umap" else 0))
+            # fitted on a user's affinities: as many neighbours as the perplexity's kNN
+            width = self.knn_indices_.shape[1] if self.knn_indices_ is not None else int(3 * np.max(self._k))
+            n_knn = min(n_fit, width + (1 if c.input_kernel == "umap" else 0))
             n_knn = max(1, min(n_knn, n_fit))
-            idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, queries=X, exclude_self=False)
+            if c.metric == "precomputed":  # X: distances from the new points to the fitted ones
+                idx = np.argsort(X, axis=1, kind="stable")[:, :n_knn].astype(np.int32)
+                dist = np.take_along_axis(X, idx, axis=1)
+            else:
+                idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, queries=X, exclude_self=False)
             if c.input_kernel == "umap":
                 weights = affinities.membership_strengths(dist, self._k)
             else:
