@@ -18,9 +18,8 @@ CHECKED = {
     "UMAP": dict(n_epochs=10, random_state=0),
     "TSNE": dict(max_iter=30, random_state=0),
     "ARDR": dict(normalized=True, n_epochs=10, random_state=0),
-    # the force solver's convergence on make_blobs' 30 rows takes ~1000 epochs (tested in
-    # test_classical.py); the contract is the same for both solvers
-    "PCA": dict(solver="exact"),
+    # the force solver to its default tol: fit_transform and transform agree only when converged
+    "PCA": dict(random_state=0),
     "ClassicalMDS": dict(max_iter=30, random_state=0),
     "Isomap": dict(n_neighbors=8, max_iter=30, random_state=0),
     "MetricMDS": dict(max_iter=30, random_state=0),
@@ -30,7 +29,20 @@ CHECKED = {
 
 # Checks that fail today for reasons owned by other work of issue 12; strict, so each
 # entry must be deleted the moment its check passes.
-PENDING = {}
+_TRANSFORM = ("check_methods_subset_invariance", "check_transformer_data_not_an_array",
+              "check_transformer_general", "check_transformer_preserve_dtypes")
+PENDING = {
+    # issue 12 item 8: fit(X).transform(X) == fit_transform(X), a point's transform
+    # independent of its batch, float64 out for float64 in (ARDR.transform, output dtype)
+    "UMAP": _TRANSFORM + ("check_methods_sample_order_invariance",),
+    "ARDR": _TRANSFORM + ("check_methods_sample_order_invariance",),
+    "TSNE": _TRANSFORM,
+    # issue 12 item 8: Isomap connects a disconnected kNN graph (the checks' random data
+    # gives one) as scikit-learn does, instead of refusing it
+    "Isomap": ("check_estimators_pickle", "check_pipeline_consistency", "check_positive_only_tag_during_fit",
+               "check_transformer_data_not_an_array", "check_transformer_general",
+               "check_transformer_preserve_dtypes"),
+}
 
 
 def failed_checks(estimator):

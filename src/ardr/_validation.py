@@ -36,7 +36,7 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
         raise ValueError(f"{name} is empty: 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
     if n < max(min_rows, 1):
         empty = f"{name} is empty: " if n == 0 else f"{name} has "
-        raise ValueError(f"{empty}{n} sample(s) (shape={arr.shape}); at least {max(min_rows, 1)} are needed")
+        raise ValueError(f"{empty}{n} sample(s) (shape={arr.shape}); at least {max(min_rows, 1)} rows are needed")
     if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
         if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
             bad = int(np.count_nonzero(~np.isfinite(arr)))

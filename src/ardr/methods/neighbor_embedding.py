@@ -258,8 +258,9 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         P.eliminate_zeros()
         return P
 
-    def _initial_layout(self, X, P, seed, n):
+    def _initial_layout(self, X, P, seed, n=None):
         c = self._cfg
+        n = X.shape[0] if n is None else n
         dim = c.n_components
         init = c.init
         if isinstance(init, str) and init == "pca" and (X is None or c.metric == "precomputed"):
