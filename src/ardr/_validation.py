@@ -23,14 +23,16 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False
                              "first, e.g. with sklearn.decomposition.TruncatedSVD")
         X = X.toarray()
     arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object:
+        arr = _numeric_objects(arr, name)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+        raise ValueError(f"{name} must be real-valued: Complex data not supported (dtype {arr.dtype})")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}")
+        hint = " Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample." \
+            if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}.{hint}")
     _check_rows(arr.shape, name, min_rows)
     if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
         if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
@@ -51,11 +53,14 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False
 
 
 def _check_rows(shape, name, min_rows):
+    """Enough rows and at least one column, in scikit-learn's wording (its estimator checks
+    look for it)."""
     n, D = shape
-    if n == 0 or D == 0:
-        raise ValueError(f"{name} is empty: shape {shape}")
-    if n < min_rows:
-        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+    if D == 0:
+        raise ValueError(f"{name} is empty: 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+    if n < max(min_rows, 1):
+        empty = f"{name} is empty: " if n == 0 else f"{name} has "
+        raise ValueError(f"{empty}{n} sample(s) (shape={shape}); at least {max(min_rows, 1)} rows are needed")
 
 
 def _check_sparse(X, name, min_rows, dtype):
@@ -78,6 +83,27 @@ def _check_sparse(X, name, min_rows, dtype):
     if not X.has_sorted_indices:
         X = X.copy()
         X.sort_indices()
+    return X
+
+
+class NonNumericError(ValueError, TypeError):
+    """Data that is not numbers: a ValueError as every ardr input error, and a TypeError
+    as numpy's (and scikit-learn's) conversion raises for it."""
+
+
+def _numeric_objects(arr, name):
+    """An object array of numbers as float64 (scikit-learn's convention), else a clear error."""
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise NonNumericError(f"{name} must be numeric; {error}") from None
+
+
+def check_n_features(estimator, X):
+    """Refuse data whose width differs from the fitted data's (scikit-learn's wording)."""
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
     return X
 
 

@@ -45,12 +45,13 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import classical_exact as classical
 from ..io import SaveMixin
 from .._threads import numba_threads
-from .._validation import check_choice, check_data, check_float, check_int, check_seed
+from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
+from ._contract import EstimatorContract
 
 SOLVERS = ("forces", "exact")
 DISSIMILARITIES = ("euclidean", "precomputed")
@@ -153,12 +154,8 @@ class AlignedAverage:
         return self.total / self.count
 
 
-class _Classical(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
     """What the four estimators share: parameter checks, the forces loop, bookkeeping, ``save``."""
-
-    @property
-    def _n_features_out(self):
-        return self.embedding_.shape[1]
 
     def _check_common(self):
         self._check_n_components()
@@ -296,6 +293,7 @@ class _Strain(_Classical):
         seed = self._check_common()
         self._check_method_params()
         X = self._check_input(X)
+        self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()
@@ -723,9 +721,7 @@ class Isomap(_Strain):
         from ..graph.neighbors import exact_knn
 
         check_is_fitted(self, "embedding_")
-        X = check_data(X, min_rows=1, dtype=np.float64, accept_sparse=True)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but Isomap was fitted with {self.n_features_in_}")
+        X = check_n_features(self, check_data(X, min_rows=1, dtype=np.float64, accept_sparse=True))
         idx, lengths = exact_knn(self._X_fit, self.n_neighbors, metric=self.metric, metric_kwds=self.metric_kwds,
                                  queries=X, exclude_self=False)
         idx = idx.astype(np.int64)
@@ -788,6 +784,7 @@ class MetricMDS(_Classical):
         n = X.shape[0]
         if self.n_components >= n:
             raise ValueError(f"n_components={self.n_components} must be < n_samples={n}")
+        self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()
