@@ -171,18 +171,33 @@ def _csr_parts(graph):
     return graph.indptr.astype(np.int64), graph.indices.astype(np.int32), weights
 
 
+def _edge_batches(row, col, n_batches):
+    """Batch of each edge: a hash of the unordered pair {row, col}, so that an edge and
+    its mirror (j, i) fall in the same step and pull both ends at once, equal and
+    opposite, as umap-learn's move of both ends does. Pulls spread over different steps
+    let a close pair leapfrog: one end overshoots the other, which then overshoots back,
+    and the pair walks off (GloVe 100k: 151 points flung 9x beyond the body)."""
+    lo = np.minimum(row, col).astype(np.uint64)
+    hi = np.maximum(row, col).astype(np.uint64)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
+        z = lo * np.uint64(0x9E3779B97F4A7C15) ^ hi
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return (z % np.uint64(n_batches)).astype(np.int64)
+
+
 def _split_batches(graph, n_batches):
     """The graph's edges reordered so that batch b of every row is contiguous.
 
-    Batch b of row i holds the row's edges b, b + n_batches, ... in their CSR order;
+    ``_edge_batches`` assigns the batches; within a batch a row keeps its CSR order.
     ``indptr[b]`` (shape (n_batches, n + 1)) points into the reordered ``indices`` and
-    weights. A step then reads only its own batch's memory, not every n_batches-th entry
-    of all of it.
+    weights. A step then reads only its own batch's memory.
     """
     indptr = graph.indptr.astype(np.int64)
     n = graph.shape[0]
     row = np.repeat(np.arange(n), np.diff(indptr))
-    batch = (np.arange(graph.nnz) - indptr[row]) % n_batches
+    batch = _edge_batches(row, graph.indices, n_batches)
     order = np.lexsort((row, batch))  # by batch, then row; stable, so CSR order within
     counts = np.bincount(batch * n + row, minlength=n_batches * n)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
