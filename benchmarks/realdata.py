@@ -112,12 +112,13 @@ def _overlap(found, truth):
 
 
 def flung_out(Y):
-    import numpy as np
+    """(points beyond 3x the 99th-percentile radius from the median centre, the farthest
+    radius over that percentile): ``ardr.explain.outliers``' rule, on the picture alone."""
+    from ardr.explain.outliers import FLUNG, _far_out
 
-    Y = np.asarray(Y, dtype=np.float64)
-    r = np.linalg.norm(Y - np.median(Y, axis=0), axis=1)
-    r99 = np.percentile(r, 99)
-    return int(np.count_nonzero(r > FLUNG_FACTOR * r99)), float(r.max() / r99)
+    assert FLUNG == FLUNG_FACTOR
+    far, scaled = _far_out(Y)
+    return int(far.sum()), float(scaled.max())
 
 
 def score(X, metric, emb, knn, truth):
