@@ -27,13 +27,13 @@ EXACT_REPULSION_MAX_ROWS = 2000
 # quality to umap-learn's sequential SGD (mnist5k, 3 seeds: trustworthiness@10
 # 0.9603 with 1 step, 0.9634 with 4, 0.9631 with 16; umap-learn 0.9637).
 UMAP_STEPS_PER_EPOCH = 4
-# Longest step a UMAP point may take: 4 clipped terms (4 x 4). Race-free, a point's step
-# sums all its terms at the same positions; from a spectral start squeezed into a 0.01-
-# wide body (GloVe 100k: 99% of points within 3, half within 0.006) every push saturates
-# the clip and the first step threw points up to 139 from the centre (umap-learn's sequential SGD,
-# whose later terms see the earlier moves: 17 after its first epoch). Beyond the first epoch steps stay below
-# ~16 (GloVe 100k, mnist5k, digits: < 10 point-steps above 16 in all), so the cap binds
-# only in that blast.
+# Longest step a UMAP point may take: 4 clipped terms (4 x 4). Race-free, a point's
+# step sums all its terms at the same positions. From a spectral start squeezed into a
+# tiny body (GloVe 100k: half the points within 0.006 of the centre, 99% within 3)
+# every push saturates the clip, and the first step threw points up to 139 from the
+# centre; umap-learn's sequential SGD, whose later terms see the earlier moves, reaches
+# 17 after its first epoch. Past the first epoch steps stay below ~16 (GloVe 100k,
+# mnist5k, digits: under 10 point-steps above 16 in all), so the cap binds only there.
 UMAP_MAX_STEP = 16.0
 
 

@@ -211,8 +211,9 @@ class SampledGraphForces:
     pulls with the kernel's attraction and pushes from ``negative_rate`` random tail
     points; every term is clipped to [-clip, clip].
 
-    An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges
-    b, b + n_batches, ... of each point's row. All points move after every step, so the
+    An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges of
+    batch b (``_edge_batches``: an edge and its mirror share a batch, so both ends of an
+    edge are pulled in the same step). All points move after every step, so the
     update stays race-free and thread-count independent, while each move sums only a
     few edges, as UMAP's per-edge SGD does (one step per epoch would sum ~2k pulls of
     up to 4 each and overshoot). The optimizer's epochs are these steps.
