@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from .kernels import attraction_coefficient, clip, student_t_attraction_coefficient, umap_repulsion_coefficient
-from .rng import draw_index, stream_key
+from .rng import _GOLDEN, _M1, _M2, draw_index, stream_key
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
@@ -180,9 +180,9 @@ def _edge_batches(row, col, n_batches):
     lo = np.minimum(row, col).astype(np.uint64)
     hi = np.maximum(row, col).astype(np.uint64)
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
-        z = lo * np.uint64(0x9E3779B97F4A7C15) ^ hi
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = lo * _GOLDEN ^ hi  # SplitMix64's finalizer, as rng.mix64, on whole arrays
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
         z ^= z >> np.uint64(31)
     return (z % np.uint64(n_batches)).astype(np.int64)
 
