@@ -13,11 +13,12 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_seed
 from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, exact_knn, nearest_neighbors
+from ..io import SaveMixin
 
 EIGEN_SOLVERS = ("auto", "arpack", "dense")
 DENSE_MAX_ROWS = 200  # "auto" solves M densely up to here (as scikit-learn does)
@@ -81,7 +82,7 @@ def _bottom_eigenvectors(M, n_components, solver, tol, max_iter, seed):
     return vecs[:, order[1:]], vals[order]
 
 
-class LLE(TransformerMixin, BaseEstimator):
+class LLE(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Classical locally linear embedding (the "standard" method).
 
     Each point's weights over its ``n_neighbors`` nearest other points solve the
@@ -96,6 +97,8 @@ class LLE(TransformerMixin, BaseEstimator):
     ``reconstruction_error_`` (sum of the skipped-over eigenvalues: tr(Y^T M Y)),
     ``nbrs_``, ``timings_``, ``n_features_in_``.
     """
+
+    _saved_state = ("_X_fit", "_k")  # what transform needs, kept in model files (ardr.io)
 
     def __init__(self, n_neighbors=15, n_components=2, *, reg=1e-3, eigen_solver="auto", tol=1e-6,
                  max_iter=None, metric="euclidean", knn_method="auto", random_state=None, n_jobs=-1,
@@ -235,7 +238,7 @@ def _box_scale(Y):
     return 10.0 * (Y - Y.min(axis=0)) / span
 
 
-class DKLLE(BaseEstimator):
+class DKLLE(SaveMixin, BaseEstimator):
     """Double-kernel LLE (DESIGN 6a): LLE whose reconstruction weights come from UMAP's
     fuzzy input graph times the output kernel q = 1 / (1 + a t^b), with repulsive
     offsets from the output kernel, iterated to a stationary point of UMAP's effective
