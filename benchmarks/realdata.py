@@ -150,7 +150,7 @@ def score(X, metric, emb, knn, truth):
 
 # ------------------------------------------------------------------------ table
 COLUMNS = (("fit_s", ".1f"), ("peak_rss_mib", ".0f"), ("knn_recall", ".3f"), ("trust10", ".4f"),
-           ("recall15", ".4f"), ("flung", "d"), ("max_r", ".1f"))
+           ("recall15", ".4f"), ("flung", "g"), ("max_r", ".1f"))
 
 
 def summarise(runs):
