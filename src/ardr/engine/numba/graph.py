@@ -7,7 +7,7 @@ import numpy as np
 
 from .kernels import (attraction_coefficient, clip, heavy_tailed_attraction_coefficient,
                       student_t_attraction_coefficient, umap_repulsion_coefficient)
-from .rng import draw_index, stream_key
+from .rng import _GOLDEN, _M1, _M2, draw_index, stream_key
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
@@ -177,18 +177,33 @@ def _csr_parts(graph):
     return graph.indptr.astype(np.int64), graph.indices.astype(np.int32), weights
 
 
+def _edge_batches(row, col, n_batches):
+    """Batch of each edge: a hash of the unordered pair {row, col}, so that an edge and
+    its mirror (j, i) fall in the same step and pull both ends at once, equal and
+    opposite, as umap-learn's move of both ends does. Pulls spread over different steps
+    let a close pair leapfrog: one end overshoots the other, which then overshoots back,
+    and the pair walks off (GloVe 100k: 151 points flung 9x beyond the body)."""
+    lo = np.minimum(row, col).astype(np.uint64)
+    hi = np.maximum(row, col).astype(np.uint64)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
+        z = lo * _GOLDEN ^ hi  # SplitMix64's finalizer, as rng.mix64, on whole arrays
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        z ^= z >> np.uint64(31)
+    return (z % np.uint64(n_batches)).astype(np.int64)
+
+
 def _split_batches(graph, n_batches):
     """The graph's edges reordered so that batch b of every row is contiguous.
 
-    Batch b of row i holds the row's edges b, b + n_batches, ... in their CSR order;
+    ``_edge_batches`` assigns the batches; within a batch a row keeps its CSR order.
     ``indptr[b]`` (shape (n_batches, n + 1)) points into the reordered ``indices`` and
-    weights. A step then reads only its own batch's memory, not every n_batches-th entry
-    of all of it.
+    weights. A step then reads only its own batch's memory.
     """
     indptr = graph.indptr.astype(np.int64)
     n = graph.shape[0]
     row = np.repeat(np.arange(n), np.diff(indptr))
-    batch = (np.arange(graph.nnz) - indptr[row]) % n_batches
+    batch = _edge_batches(row, graph.indices, n_batches)
     order = np.lexsort((row, batch))  # by batch, then row; stable, so CSR order within
     counts = np.bincount(batch * n + row, minlength=n_batches * n)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -202,8 +217,9 @@ class SampledGraphForces:
     pulls with the kernel's attraction and pushes from ``negative_rate`` random tail
     points; every term is clipped to [-clip, clip].
 
-    An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges
-    b, b + n_batches, ... of each point's row. All points move after every step, so the
+    An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges of
+    batch b (``_edge_batches``: an edge and its mirror share a batch, so both ends of an
+    edge are pulled in the same step). All points move after every step, so the
     update stays race-free and thread-count independent, while each move sums only a
     few edges, as UMAP's per-edge SGD does (one step per epoch would sum ~2k pulls of
     up to 4 each and overshoot). The optimizer's epochs are these steps.
