@@ -176,8 +176,8 @@ def test_metric_arguments_are_checked():
             ardr.UMAP(**params).fit(X)
     with pytest.raises(ValueError, match="sparse"):
         ardr.TSNE(metric="manhattan").fit(sp.csr_matrix(X))
-    with pytest.raises(ValueError, match="pca"):
-        ardr.TSNE(metric="precomputed", init="pca").fit(cdist(X, X))
+    with pytest.warns(UserWarning, match="init='pca' is impossible"):  # openTSNE's choice: spectral instead
+        ardr.TSNE(metric="precomputed", init="pca", max_iter=30).fit(cdist(X, X))
     Y = ardr.UMAP(metric="minkowski", metric_kwds={"p": 3}, n_epochs=10, random_state=0).fit_transform(X)
     assert np.isfinite(Y).all()
 
