@@ -36,7 +36,7 @@ from ardr.methods.registry import available, estimator_class
 
 EXAMPLE_SECONDS = 30  # SIGALRM per example (a hang, not a slow machine)
 DEADLINE_MS = 15_000  # hypothesis deadline per example
-FAST = {"n_epochs": 8, "n_iter": 8, "max_iter": 5, "random_state": 0, "verbose": False, "n_jobs": 1}
+FAST = {"n_epochs": 8, "max_iter": 5, "random_state": 0, "verbose": False, "n_jobs": 1}
 
 # A ValueError for valid-looking data must say what is wrong in the user's terms.
 PROBLEM_WORDS = re.compile(

@@ -45,12 +45,13 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import classical_exact as classical
 from ..io import SaveMixin
 from .._threads import numba_threads
-from .._validation import check_choice, check_data, check_float, check_int, check_seed
+from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
+from ._contract import EstimatorContract
 
 SOLVERS = ("forces", "exact")
 DISSIMILARITIES = ("euclidean", "precomputed")
@@ -153,12 +154,8 @@ class AlignedAverage:
         return self.total / self.count
 
 
-class _Classical(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
     """What the four estimators share: parameter checks, the forces loop, bookkeeping, ``save``."""
-
-    @property
-    def _n_features_out(self):
-        return self.embedding_.shape[1]
 
     def _check_common(self):
         self._check_n_components()
@@ -296,6 +293,7 @@ class _Strain(_Classical):
         seed = self._check_common()
         self._check_method_params()
         X = self._check_input(X)
+        self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()
@@ -654,7 +652,10 @@ class Isomap(_Strain):
     _saved_state = ("_X_fit", "_out_of_sample", "_mean_squares", "_landmark_map", "_feature_mean")
 
     def __init__(self, n_neighbors=5, n_components=2, *, n_landmarks=None, solver="forces", sampling=None,
-                 max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1, verbose=False):
+                 max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1, verbose=False,
+                 metric="euclidean", metric_kwds=None):
+        self.metric = metric
+        self.metric_kwds = metric_kwds
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.n_landmarks = n_landmarks
@@ -668,12 +669,15 @@ class Isomap(_Strain):
         self.verbose = verbose
 
     def _check_method_params(self):
+        from ..graph.distances import canonical
+
         check_int(self.n_neighbors, "n_neighbors", low=1)
+        canonical(self.metric, self.metric_kwds)
         if self.n_landmarks is not None:
             check_int(self.n_landmarks, "n_landmarks", low=self.n_components + 1)
 
     def _check_input(self, X):
-        X = check_magnitude(check_data(X, min_rows=2, dtype=np.float64))
+        X = check_magnitude(check_data(X, min_rows=2, dtype=np.float64, accept_sparse=True))
         n = X.shape[0]
         if self.n_neighbors > n - 1:
             raise ValueError(f"n_neighbors={self.n_neighbors} is too large for {n} rows; it must be <= {n - 1}")
@@ -687,7 +691,8 @@ class Isomap(_Strain):
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
         n_landmarks = self._landmark_count(n, "all-pairs geodesic distances")
-        graph, _, _ = classical.knn_graph(X, self.n_neighbors, random_state=seed, n_jobs=self.n_jobs)
+        graph, _, _ = classical.knn_graph(X, self.n_neighbors, random_state=seed, n_jobs=self.n_jobs,
+                                          metric=self.metric, metric_kwds=self.metric_kwds)
         self._X_fit = X
         if n_landmarks is None:
             self.variant_ = "dense"
@@ -716,12 +721,13 @@ class Isomap(_Strain):
         from ..graph.neighbors import exact_knn
 
         check_is_fitted(self, "embedding_")
-        X = check_data(X, min_rows=1, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but Isomap was fitted with {self.n_features_in_}")
-        idx, _ = exact_knn(self._X_fit, self.n_neighbors, queries=X, exclude_self=False)
+        X = check_n_features(self, check_data(X, min_rows=1, dtype=np.float64, accept_sparse=True))
+        idx, lengths = exact_knn(self._X_fit, self.n_neighbors, metric=self.metric, metric_kwds=self.metric_kwds,
+                                 queries=X, exclude_self=False)
         idx = idx.astype(np.int64)
-        lengths = classical.edge_lengths(self._X_fit, idx, queries=X)
+        if classical.remeasured(self._X_fit, self.metric):
+            lengths = classical.edge_lengths(self._X_fit, idx, queries=X)
+        lengths = np.asarray(lengths, dtype=np.float64)
         if self.variant_ == "dense":
             delta = classical.geodesics_to_new_points(idx, lengths, self.dist_matrix_)
             S = np.square(delta) - self._mean_squares[:, None]
@@ -778,6 +784,7 @@ class MetricMDS(_Classical):
         n = X.shape[0]
         if self.n_components >= n:
             raise ValueError(f"n_components={self.n_components} must be < n_samples={n}")
+        self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()

@@ -124,21 +124,34 @@ def classical_mds(B, n_components, *, seed=0):
 
 
 # --------------------------------------------------------------------- geodesics
-def knn_graph(X, n_neighbors, *, random_state=0, n_jobs=-1):
-    """Symmetric sparse kNN graph with float64 Euclidean edge lengths, and its (indices, lengths).
+def remeasured(X, metric):
+    """Whether edge lengths are measured again in float64 (dense euclidean rows)."""
+    import scipy.sparse as sp
+
+    return isinstance(metric, str) and metric in ("euclidean", "l2") and not sp.issparse(X)
+
+
+def knn_graph(X, n_neighbors, *, random_state=0, n_jobs=-1, metric="euclidean", metric_kwds=None):
+    """Symmetric sparse kNN graph with float64 edge lengths in ``metric`` (euclidean:
+    measured again in float64), and its (indices, lengths).
 
     A graph in several parts is joined as scikit-learn's Isomap joins it (with a warning)."""
     from ..graph.neighbors import nearest_neighbors
 
     n = X.shape[0]
-    # the search runs in float32: take a few spare candidates and choose among them in float64
-    n_candidates = min(n - 1, n_neighbors + KNN_SPARE)
-    candidates, _ = nearest_neighbors(X, n_candidates, random_state=random_state, n_jobs=n_jobs)
-    candidates = candidates.astype(np.int64)
-    candidate_lengths = edge_lengths(X, candidates)
-    order = np.lexsort((candidates, candidate_lengths), axis=1)[:, :n_neighbors]  # by length, then index
-    idx = np.take_along_axis(candidates, order, axis=1)
-    lengths = np.take_along_axis(candidate_lengths, order, axis=1)
+    if remeasured(X, metric):
+        # the search runs in float32: take a few spare candidates and choose among them in float64
+        n_candidates = min(n - 1, n_neighbors + KNN_SPARE)
+        candidates, _ = nearest_neighbors(X, n_candidates, random_state=random_state, n_jobs=n_jobs)
+        candidates = candidates.astype(np.int64)
+        candidate_lengths = edge_lengths(X, candidates)
+        order = np.lexsort((candidates, candidate_lengths), axis=1)[:, :n_neighbors]  # by length, then index
+        idx = np.take_along_axis(candidates, order, axis=1)
+        lengths = np.take_along_axis(candidate_lengths, order, axis=1)
+    else:
+        idx, lengths = nearest_neighbors(X, n_neighbors, metric=metric, metric_kwds=metric_kwds,
+                                         random_state=random_state, n_jobs=n_jobs)
+        idx, lengths = idx.astype(np.int64), lengths.astype(np.float64)
     graph = symmetric_graph(idx, lengths, n)
     from scipy.sparse.csgraph import connected_components
 
@@ -150,8 +163,15 @@ def knn_graph(X, n_neighbors, *, random_state=0, n_jobs=-1):
                       "between the closest two points of every pair of parts to join them, as scikit-learn's "
                       "Isomap does (geodesics between parts cross it; increase n_neighbors to avoid this)",
                       stacklevel=3)
-        graph = connect_components(graph, X, labels, n_parts)
+        graph = connect_components(graph, X, labels, n_parts, metric=_join_metric(metric))
     return graph, idx, lengths
+
+
+def _join_metric(metric):
+    """The metric in which parts of the graph are joined: the graph's own where
+    scikit-learn's pairwise_distances knows it, else euclidean."""
+    known = ("euclidean", "l2", "cosine", "manhattan", "l1", "chebyshev", "hamming", "jaccard", "correlation")
+    return metric if isinstance(metric, str) and metric in known else "euclidean"
 
 
 def symmetric_graph(idx, lengths, n):

@@ -41,7 +41,7 @@ def make_estimator(name, *, random_state=None, verbose=False, **options):
     params = cls().get_params(deep=False)
     given = {k: v for k, v in options.items() if v is not None}
     if name == "tsne" and "n_epochs" in given:
-        given["n_iter"] = given.pop("n_epochs")
+        given["max_iter"] = given.pop("n_epochs")
     unknown = sorted(set(given) - set(params))
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
