@@ -95,10 +95,14 @@ class _Classical(TransformerMixin, BaseEstimator):
         Y -= Y.mean(axis=0)
         return Y * (scale / np.linalg.norm(Y, axis=0))
 
-    def _run(self, law, Y, callbacks, timings, *, learning_rate, momentum=0.0, max_step_norm=None):
+    def _run(self, law, Y, callbacks, timings, *, learning_rate, momentum=0.0, max_step_norm=None,
+             backend=None):
         """Move Y along ``law`` on the one optimizer (exact sums: constant rate, stop at
-        ``tol``; sampled: linearly decaying rate); record the objective per epoch."""
+        ``tol``; sampled: linearly decaying rate) in the backend's float64 arrays; record
+        the objective per epoch. Returns Y as numpy."""
         from ..engine.optimize import Schedule, optimize
+
+        Y = Y if backend is None else backend.asarray(Y, dtype=np.float64)
 
         exact_sums = law.sampling is None
         n_epochs = self._epochs()
@@ -130,6 +134,7 @@ class _Classical(TransformerMixin, BaseEstimator):
         self.final_objective_ = law.objective(Y)
         self.gradient_norm_ = law.relative_gradient(Y)
         timings["final_objective"] = time.perf_counter() - t0
+        Y = Y if backend is None else backend.to_numpy(Y)
         if exact_sums and self.gradient_norm_ > self.tol and n_iter == n_epochs:
             from sklearn.exceptions import ConvergenceWarning
 
@@ -143,16 +148,23 @@ class _Classical(TransformerMixin, BaseEstimator):
 
 
 class _Strain(_Classical):
-    """PCA, classical MDS and Isomap: the strain on an input kernel each builds itself."""
+    """PCA, classical MDS and Isomap: the strain on an input kernel each builds itself.
+
+    ``backend="torch"`` moves the forces solver's kernel products to a torch ``device``
+    (float64; see ``ardr.methods.backends``); the kernel is built on the host either way."""
 
     def fit(self, X, y=None, *, callbacks=()):
         """Embed X. ``callbacks``: functions ``cb(epoch, Y) -> bool`` given to the optimizer
-        (solver="forces"; Y is the current layout; returning True stops the run)."""
-        from ..engine.numba.gram import STEP, StrainForces, spectral_norm
+        (solver="forces"; Y is the current layout, a torch tensor with backend="torch";
+        returning True stops the run)."""
+        from ..engine.strain import STEP, StrainForces, spectral_norm
+        from .backends import get_backend
 
         seed = self._check_common()
         self._check_method_params()
         X = self._check_input(X)
+        # the exact solver is the numba backend's reference (SVD, eigensolvers) on the host
+        self._backend = get_backend(self.backend if self.solver == "forces" else "numba", self.device)
         timings = {}
         with numba_threads(self.n_jobs):
             t0 = time.perf_counter()
@@ -177,11 +189,12 @@ class _Strain(_Classical):
                 Y = self._start(kernel.n, INIT_SCALE * np.sqrt(lam), seed)
                 law = StrainForces(kernel, sampling=self.sampling, seed=seed)
                 if self.sampling is None:
-                    Y = self._run(law, Y, callbacks, timings, learning_rate=STEP / lam, momentum=STRAIN_MOMENTUM)
+                    Y = self._run(law, Y, callbacks, timings, learning_rate=STEP / lam, momentum=STRAIN_MOMENTUM,
+                                  backend=self._backend)
                 else:
                     Y = self._run(law, Y, callbacks, timings, learning_rate=SAMPLED_STRAIN_STEP / lam,
                                   momentum=SAMPLED_STRAIN_MOMENTUM,
-                                  max_step_norm=SAMPLED_MAX_STEP * np.sqrt(lam / kernel.n))
+                                  max_step_norm=SAMPLED_MAX_STEP * np.sqrt(lam / kernel.n), backend=self._backend)
             self.embedding_ = principal_axes(Y)
             self._after_fit(X, kernel)
         timings["total"] = sum(timings.values())
@@ -216,10 +229,8 @@ class _Strain(_Classical):
 
     def _landmark_kernel(self, delta_from_landmarks, landmarks):
         """FeatureGram of the triangulated landmark coordinates (centred)."""
-        from ..engine.numba.gram import FeatureGram
-
         self._landmark_map = classical.LandmarkMap(delta_from_landmarks[:, landmarks], self.n_components)
-        kernel = FeatureGram(self._landmark_map.features(delta_from_landmarks))
+        kernel = self._backend.FeatureGram(self._landmark_map.features(delta_from_landmarks))
         self._feature_mean = kernel.mean
         self.landmarks_ = landmarks
         self.variant_ = "landmark"
@@ -235,7 +246,7 @@ class PCA(_Strain):
     """
 
     def __init__(self, n_components=2, *, solver="forces", sampling=None, max_iter=None, tol=1e-7,
-                 init="random", random_state=None, n_jobs=-1, verbose=False):
+                 init="random", random_state=None, n_jobs=-1, verbose=False, backend="numba", device=None):
         self.n_components = n_components
         self.solver = solver
         self.sampling = sampling
@@ -245,6 +256,8 @@ class PCA(_Strain):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
 
     def _check_input(self, X):
         X = check_features(X)
@@ -254,9 +267,7 @@ class PCA(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from ..engine.numba.gram import FeatureGram
-
-        kernel = FeatureGram(X)
+        kernel = self._backend.FeatureGram(X)
         self.mean_ = kernel.mean
         self.n_features_in_ = X.shape[1]
         return kernel
@@ -291,7 +302,7 @@ class ClassicalMDS(_Strain):
 
     def __init__(self, n_components=2, *, dissimilarity="euclidean", solver="forces", sampling=None,
                  n_landmarks=None, max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1,
-                 verbose=False):
+                 verbose=False, backend="numba", device=None):
         self.n_components = n_components
         self.dissimilarity = dissimilarity
         self.solver = solver
@@ -303,6 +314,8 @@ class ClassicalMDS(_Strain):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
 
     def _check_method_params(self):
         check_choice(self.dissimilarity, "dissimilarity", DISSIMILARITIES)
@@ -319,17 +332,15 @@ class ClassicalMDS(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from ..engine.numba.gram import DenseGram, FeatureGram
-
         self.landmarks_ = None
         if self.dissimilarity == "euclidean":
             self.variant_ = "features"
-            return FeatureGram(X)
+            return self._backend.FeatureGram(X)
         n = X.shape[0]
         n_landmarks = self._landmark_count(n, "the double-centred matrix B")
         if n_landmarks is None:
             self.variant_ = "dense"
-            return DenseGram(classical.gram_from_dissimilarities(X))
+            return self._backend.DenseGram(classical.gram_from_dissimilarities(X))
         landmarks = classical.choose_landmarks(n, n_landmarks, seed)
         return self._landmark_kernel(X[landmarks], landmarks)
 
@@ -345,7 +356,8 @@ class Isomap(_Strain):
     """
 
     def __init__(self, n_neighbors=5, n_components=2, *, n_landmarks=None, solver="forces", sampling=None,
-                 max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1, verbose=False):
+                 max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1, verbose=False,
+                 backend="numba", device=None):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.n_landmarks = n_landmarks
@@ -357,6 +369,8 @@ class Isomap(_Strain):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
 
     def _check_method_params(self):
         check_int(self.n_neighbors, "n_neighbors", low=1)
@@ -373,8 +387,6 @@ class Isomap(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from ..engine.numba.gram import DenseGram
-
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
         n_landmarks = self._landmark_count(n, "all-pairs geodesic distances")
@@ -387,7 +399,7 @@ class Isomap(_Strain):
             self.dist_matrix_ = G
             B = np.square(G)
             self._mean_squares = B.mean(axis=1)
-            return DenseGram(classical.double_centre(B))
+            return self._backend.DenseGram(classical.double_centre(B))
         landmarks = classical.choose_landmarks(n, n_landmarks, seed)
         delta = classical.geodesic_distances(graph, landmarks)
         self.landmark_distances_ = delta

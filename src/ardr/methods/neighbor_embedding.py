@@ -11,11 +11,10 @@ from ..graph import affinities, initialization, ordering
 from ..engine.numba import kernels
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_seed
-from ..engine.numba import graph as graph_forces
 from ..io import SaveMixin
-from ..engine.numba import repulsion as repulsion_estimators
-from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, check_precomputed, exact_knn, nearest_neighbors
+from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, check_precomputed, exact_knn
 from ..engine.optimize import Schedule, optimize
+from .backends import check_backend, get_backend
 
 INPUT_KERNELS = ("umap", "tsne")
 REPULSIONS = ("auto", "sampled", "exact", "fft")
@@ -40,6 +39,10 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
     ActUp/GiDR-DUN way), "exact" (all pairs) or "fft" (grid interpolation, Student-t
     kernel only). ``UMAP`` and ``TSNE`` are presets of this class.
 
+    ``backend="numba"`` (default) runs on the CPU's compiled kernels; ``backend="torch"``
+    runs every stage but the start on a torch ``device`` ("cpu", "cuda", "cuda:N"; None:
+    "cuda" when available, else "cpu"), needs ``pip install ardr[torch]``.
+
     Attributes after fit: ``embedding_`` (float32), ``graph_`` (sparse input kernel),
     ``knn_indices_``, ``knn_dists_``, ``a_``, ``b_``, ``n_epochs_``, ``timings_``
     (seconds per stage), ``n_features_in_``; normalized methods also ``kl_divergence_``
@@ -53,7 +56,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
                  perplexity=30.0, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
                  n_epochs=None, learning_rate="auto", negative_sample_rate=5, repulsion="auto",
                  early_exaggeration=None, exaggeration_epochs=250, init="spectral",
-                 precomputed_knn=None, knn_method="auto", random_state=None, n_jobs=-1, verbose=False):
+                 precomputed_knn=None, knn_method="auto", random_state=None, n_jobs=-1, verbose=False,
+                 backend="numba", device=None):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.input_kernel = input_kernel
@@ -76,6 +80,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
 
     def _config(self):
         """The engine's settings; presets translate their own parameters here."""
@@ -90,6 +96,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         check_choice(c.metric, "metric", METRICS)
         check_choice(c.repulsion, "repulsion", REPULSIONS)
         check_choice(c.knn_method, "knn_method", KNN_METHODS)
+        check_backend(c.backend)
         if not isinstance(c.normalized, (bool, np.bool_)):
             raise ValueError(f"normalized must be True or False, got {c.normalized!r}")
         check_int(c.n_components, "n_components", low=1)
@@ -143,14 +150,15 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.a_, self.b_ = a, b
         self._k = k
+        backend = self._engine()
         timings = {}
         with numba_threads(c.n_jobs):
             t0 = time.perf_counter()
             if c.precomputed_knn is not None:
                 idx, dist = check_precomputed(c.precomputed_knn, n, n_knn)
             else:
-                idx, dist = nearest_neighbors(X, n_knn, metric=c.metric, method=c.knn_method,
-                                              random_state=seed, n_jobs=c.n_jobs, verbose=c.verbose)
+                idx, dist = backend.nearest_neighbors(X, n_knn, metric=c.metric, method=c.knn_method,
+                                                      random_state=seed, n_jobs=c.n_jobs, verbose=c.verbose)
             timings["knn"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             P = self._input_kernel(idx, dist, k)
@@ -163,14 +171,16 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             self.n_epochs_ = self._default_epochs(n)
             P_used = self._prune(P, self.n_epochs_) if not c.normalized else P
             # optimize in a cache-friendly numbering of the points, then number them back
-            order = ordering.locality_order(P_used)
-            P_used, Y = ordering.permute_graph(P_used, order), Y[order]
+            order = ordering.locality_order(P_used) if backend.reorders_points else None
+            if order is not None:
+                P_used, Y = ordering.permute_graph(P_used, order), Y[order]
             law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
             self._optimize(Y, law, schedule, "optimize")
             timings["optimize"] = time.perf_counter() - t0
             if c.normalized:
-                self.final_objective_ = self.kl_divergence_ = graph_forces.kl_divergence(P_used, Y, a, b, law.repulsion)
-            Y[order] = Y.copy()
+                self.final_objective_ = self.kl_divergence_ = backend.kl_divergence(P_used, Y, a, b, law.repulsion)
+            if order is not None:
+                Y[order] = Y.copy()
         timings["total"] = sum(timings.values())
         self.timings_ = timings
         self.graph_ = P
@@ -182,15 +192,20 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None):
         return self.fit(X, y).embedding_
 
+    def _engine(self):
+        """The backend of this configuration (``ardr.methods.backends``)."""
+        c = self._cfg
+        return get_backend(getattr(c, "backend", "numba"), getattr(c, "device", None))
+
     def _input_kernel(self, idx, dist, k):
         c = self._cfg
         if c.input_kernel == "umap":
-            P = affinities.umap_graph(idx, dist, k)
+            P = self._engine().umap_graph(idx, dist, k)
             if c.normalized:
                 P = P.copy()
                 P.data /= P.data.sum()
             return P
-        return affinities.tsne_affinities(idx, dist, k)
+        return self._engine().tsne_affinities(idx, dist, k)
 
     def _default_epochs(self, n):
         c = self._cfg
@@ -246,20 +261,21 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
                 choice = "exact"
             else:
                 choice = "fft" if c.n_components <= 2 else "sampled"
+        estimators = self._engine().repulsion
         if choice == "exact":
-            return repulsion_estimators.Exact()
+            return estimators.Exact()
         if choice == "fft":
-            return repulsion_estimators.FFT()
+            return estimators.FFT()
         # As many partners per point as UMAP draws per epoch (rate x neighbours): the
         # per-point estimate is noisy, Z (a sum over all samples) is not.
-        return repulsion_estimators.Sampled(c.negative_sample_rate * self.knn_indices_.shape[1], seed)
+        return estimators.Sampled(c.negative_sample_rate * self.knn_indices_.shape[1], seed)
 
     def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None):
         """The force law and schedule of this configuration (fit: tail None; transform: fixed tail)."""
         c = self._cfg
         if not c.normalized:
             batches = UMAP_STEPS_PER_EPOCH
-            law = graph_forces.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
+            law = self._engine().SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
                                                   seed=seed, tail=tail, n_batches=batches)
             lr = 1.0 if c.learning_rate == "auto" else float(c.learning_rate)
             return law, Schedule(n_epochs=n_epochs * batches, learning_rate=lr, decay="linear")
@@ -269,7 +285,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         def exaggeration_at(epoch):
             return exaggeration if epoch < early else 1.0
 
-        law = graph_forces.NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed),
+        law = self._engine().NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed),
                                             exaggeration=exaggeration_at, tail=tail)
         if c.learning_rate == "auto":
             # openTSNE / Belkina et al.: n / exaggeration, at least 200 (KL gradient / 4 units);
@@ -286,17 +302,22 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         return law, schedule
 
     def _optimize(self, Y, law, schedule, desc):
+        """Move Y (numpy, in place) along the law, in the backend's arrays."""
         c = self._cfg
+        backend = self._engine()
+        moving = backend.asarray(Y)
         progress = None
         if c.verbose:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=schedule.n_epochs, desc=desc, unit="step", leave=False)
         try:
-            optimize(Y, law, schedule, progress=progress)
+            optimize(moving, law, schedule, progress=progress)
         finally:
             if progress is not None:
                 progress.close()
+        if moving is not Y:
+            Y[...] = backend.to_numpy(moving)
 
     # -------------------------------------------------------------- transform
     def transform(self, X):
@@ -351,7 +372,7 @@ class UMAP(ARDR):
     def __init__(self, n_neighbors=15, min_dist=0.1, spread=1.0, n_components=2, metric="euclidean",
                  n_epochs=None, learning_rate=1.0, negative_sample_rate=5, init="spectral",
                  random_state=None, n_jobs=-1, verbose=False, *, normalized=False, precomputed_knn=None,
-                 knn_method="auto"):
+                 knn_method="auto", backend="numba", device=None):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.spread = spread
@@ -367,6 +388,8 @@ class UMAP(ARDR):
         self.normalized = normalized
         self.precomputed_knn = precomputed_knn
         self.knn_method = knn_method
+        self.backend = backend
+        self.device = device
 
     def _preset(self):
         from types import SimpleNamespace
@@ -385,7 +408,7 @@ class TSNE(ARDR):
     def __init__(self, perplexity=30.0, n_components=2, early_exaggeration=12.0, learning_rate="auto",
                  n_iter=750, init="pca", random_state=None, n_jobs=-1, verbose=False, *,
                  metric="euclidean", repulsion="auto", exaggeration_epochs=250, negative_sample_rate=5,
-                 precomputed_knn=None, knn_method="auto"):
+                 precomputed_knn=None, knn_method="auto", backend="numba", device=None):
         self.perplexity = perplexity
         self.n_components = n_components
         self.early_exaggeration = early_exaggeration
@@ -401,6 +424,8 @@ class TSNE(ARDR):
         self.negative_sample_rate = negative_sample_rate
         self.precomputed_knn = precomputed_knn
         self.knn_method = knn_method
+        self.backend = backend
+        self.device = device
 
     def _preset(self):
         from types import SimpleNamespace
