@@ -2,6 +2,11 @@
 
 from ...engine.torch.device import import_torch
 
+#: selections keep this many more than k before ordering by (value, index), so that
+#: points tied with the k-th go to the lowest indices (as the numba backend's searches)
+#: unless more than TIE_MARGIN of them tie
+TIE_MARGIN = 8
+
 
 def sort_rows(values, ids):
     """Row-wise order by value, ties broken by index (two stable sorts)."""

@@ -17,7 +17,7 @@ from ...engine.torch.device import import_torch, to_numpy
 from ...engine.torch.reduce import segment_sum
 from ..ivf import (CANDIDATES_PER_NEIGHBOUR, CELL_SIZE, EXTRA_CANDIDATES, KMEANS_ITERATIONS, KMEANS_SAMPLE_PER_CELL,
                    PROJECTED_DIMS)
-from ._rows import take_sorted
+from ._rows import TIE_MARGIN, take_sorted
 
 #: per batch of cells: distances (queries x candidates, padded; 1 GB of float32) and
 #: gathered candidate coordinates (candidates x D; 512 MB)
@@ -101,12 +101,13 @@ def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
         key = (norms[queries][:, :, None] + norms[candidates][:, None, :]) - 2.0 * products
         excluded = (~c_valid[:, None, :]) | (candidates[:, None, :] == queries[:, :, None])
         key = key.masked_fill_(excluded, float("inf"))
-        part_key, part = torch.topk(key, k, dim=2, largest=False, sorted=False)
+        # k + TIE_MARGIN, so that ties with the k-th go to the lowest index (as the heap)
+        part_key, part = torch.topk(key, min(c_width, k + TIE_MARGIN), dim=2, largest=False, sorted=False)
         part = candidates[:, None, :].expand(-1, width, -1).gather(2, part)
         part, part_key = take_sorted(part_key, part)
         rows = queries[q_valid]
-        indices[rows] = part[q_valid]
-        keys[rows] = part_key[q_valid]
+        indices[rows] = part[q_valid][:, :k]
+        keys[rows] = part_key[q_valid][:, :k]
     return indices, keys.clamp_(min=0.0)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...engine.torch.device import as_tensor, import_torch, to_numpy
 from ..neighbors import EXACT_MAX_ROWS, IVF_PROBES, METHODS, METRICS, _power_of_two_scale, _prepare, nndescent_knn
-from ._rows import take_sorted
+from ._rows import TIE_MARGIN, take_sorted
 
 #: exact search on a GPU up to this many rows: n^2 D multiply-adds (1e6 x 1e6 x 50 is
 #: 5e13, about a second of an H100's float32 rate) and n^2 keys through topk. Not
@@ -64,10 +64,12 @@ def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True, devi
         if exclude_self:
             rows = torch.arange(stop - start, device=device)
             key[rows, rows + start] = float("inf")
-        part_key, part = torch.topk(key, k, dim=1, largest=False, sorted=False)
+        # a few more than k, so that points tied with the k-th are kept by lowest index
+        # (as the numba backend's search) unless more than TIE_MARGIN of them tie
+        part_key, part = torch.topk(key, min(n, k + TIE_MARGIN), dim=1, largest=False, sorted=False)
         part, part_key = take_sorted(part_key, part)
-        indices[start:stop] = part.to(torch.int32)
-        keys[start:stop] = part_key
+        indices[start:stop] = part[:, :k].to(torch.int32)
+        keys[start:stop] = part_key[:, :k]
     return _finish(to_numpy(indices), to_numpy(keys), metric, scale)
 
 
