@@ -229,3 +229,19 @@ def load(name: str, *, n_samples: int | None = None, random_state: int | None = 
     if loader is None:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(names())}")
     return loader(_check_n_samples(n_samples), random_state)
+
+
+#: Display names of the classes of the data sets that name them (label value = index).
+CLASS_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+}
+
+
+def class_names(name: str, labels):
+    """``labels`` of data set ``name`` as display names (an object array of str) where the
+    data set names its classes; else the labels unchanged. Reports name groups with it."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in CLASS_NAMES:
+        return labels
+    return np.asarray(CLASS_NAMES[key], dtype=object)[np.asarray(labels, dtype=np.int64)]
