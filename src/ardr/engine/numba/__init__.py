@@ -14,5 +14,5 @@ tail (the fitted embedding).
 - ``gram.StrainForces`` (with ``FeatureGram`` / ``DenseGram`` kernels): classical strain,
   whose minimizers are PCA, classical MDS and Isomap.
 - ``stress.StressForces``: metric MDS stress on sampled pairs.
-- ``dklle``: DK-LLE's objective J, its weights and the LLE step (DESIGN 6a).
+- ``dklle``: DK-LLE's objective J, its weights and the LLE step (docs/mathematics.md, 6a).
 """
