@@ -14,6 +14,7 @@ R points away from the other points, so the normalized force is attraction + R /
 import numba
 import numpy as np
 
+from .. import fft_grid
 from .kernels import normalized_repulsion_coefficient, q_of_t
 from .rng import draw_index, stream_key
 
@@ -159,14 +160,8 @@ class FFT:
         p = self.n_interp
         both = np.vstack([head, tail]) if tail is not head else head
         lo = float(both.min())
-        span = max(float(both.max()) - lo, 1e-12)
-        # Boxes of exactly box_size while the layout spans min_boxes..max_boxes of them (so
-        # the kernel's transform is reused between epochs); finer boxes for a small layout,
-        # coarser ones (less accurate, bounded memory) for a layout wider than max_boxes.
-        n_boxes = min(self.max_boxes, max(self.min_boxes, int(np.ceil(span / self.box_size))))
-        box = span * (1 + 1e-9) / n_boxes if n_boxes in (self.min_boxes, self.max_boxes) else self.box_size
-        N = n_boxes * p
-        size = scipy.fft.next_fast_len(2 * N, real=True)
+        n_boxes, box, N, size = fft_grid.geometry(lo, float(both.max()), p, self.box_size, self.min_boxes,
+                                                  self.max_boxes)
         K_hat = self._kernel_transform(N, box / p, size)
 
         # charges 1, y_x, y_y on the tail's nodes; the charge-1 grid is convolved twice,
@@ -185,7 +180,7 @@ class FFT:
         z = np.empty(head.shape[0])
         # each point's interaction with itself as the grid sees it is taken out of Z (not
         # q(0) = 1: interpolation error at zero lag would otherwise bias Z for sparse layouts)
-        self_kernel = _self_kernel(p, box / p) if same else np.zeros((p * p, p * p))
+        self_kernel = fft_grid.self_kernel(p, box / p) if same else np.zeros((p * p, p * p))
         _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z)
         return R, float(z.sum())
 
@@ -197,21 +192,9 @@ class FFT:
         cache = getattr(self, "_cache", None)
         if cache is not None and cache[0] == key:
             return cache[1]
-        m = np.arange(size)
-        lags = np.minimum(m, size - m) * h  # lag min(m, size - m) at index m
-        r2 = lags[:, None] ** 2 + lags[None, :] ** 2
-        q = 1.0 / (1.0 + r2)
-        K_hat = scipy.fft.rfft2(np.stack([q, q * q]).astype(np.float32), axes=(1, 2), workers=-1)
+        K_hat = scipy.fft.rfft2(fft_grid.kernels_on_lags(size, h), axes=(1, 2), workers=-1)
         self._cache = (key, K_hat)
         return K_hat
-
-
-def _self_kernel(p, h):
-    """q between the p x p interpolation nodes of one box (flat order as in _interpolation)."""
-    k = np.arange(p)
-    dx = (k[:, None, None, None] - k[None, None, :, None]) * h
-    dy = (k[None, :, None, None] - k[None, None, None, :]) * h
-    return (1.0 / (1.0 + dx**2 + dy**2)).reshape(p * p, p * p)
 
 
 def _pad(Y):

@@ -15,8 +15,7 @@ Per-row sums run over the second axis of a dense block (one thread per row); Z i
 summed by ``reduce.total``. Both give the same bytes on any thread count.
 """
 
-import math
-
+from .. import fft_grid
 from . import kernels
 from .device import import_torch
 from .graph import StepRandom
@@ -117,17 +116,13 @@ class FFT:
         return self._convolve(head, tail, same)
 
     def _convolve(self, head, tail, same):
-        import scipy.fft
         torch = import_torch()
 
         p = self.n_interp
         both = torch.cat([head, tail]) if tail is not head else head
         lo = float(both.min())
-        span = max(float(both.max()) - lo, 1e-12)
-        n_boxes = min(self.max_boxes, max(self.min_boxes, int(math.ceil(span / self.box_size))))
-        box = span * (1 + 1e-9) / n_boxes if n_boxes in (self.min_boxes, self.max_boxes) else self.box_size
-        N = n_boxes * p
-        size = scipy.fft.next_fast_len(2 * N, real=True)
+        n_boxes, box, N, size = fft_grid.geometry(lo, float(both.max()), p, self.box_size, self.min_boxes,
+                                                  self.max_boxes)
         K_hat = self._kernel_transform(N, box / p, size, head.device)
 
         # charges 1, y_x, y_y of the tail points on their box's p x p nodes
@@ -151,7 +146,8 @@ class FFT:
         z = phi[0]
         if same:
             # each point's interaction with itself as the grid sees it
-            z = z - torch.einsum("na,ab,nb->n", weights, _self_kernel(p, box / p, head.device), weights)
+            own = torch.as_tensor(fft_grid.self_kernel(p, box / p), device=head.device)
+            z = z - torch.einsum("na,ab,nb->n", weights, own, weights)
         R = torch.stack([2.0 * (head64[:, 0] * phi[1] - phi[2]), 2.0 * (head64[:, 1] * phi[1] - phi[3])], dim=1)
         return R.to(head.dtype), total(z)
 
@@ -161,11 +157,7 @@ class FFT:
         key = (N, h, size, str(device))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        m = torch.arange(size, dtype=torch.float64, device=device)
-        lags = torch.minimum(m, size - m) * h
-        r2 = lags[:, None] ** 2 + lags[None, :] ** 2
-        q = 1.0 / (1.0 + r2)
-        K_hat = torch.fft.rfft2(torch.stack([q, q * q]).float(), dim=(1, 2))
+        K_hat = torch.fft.rfft2(torch.as_tensor(fft_grid.kernels_on_lags(size, h), device=device), dim=(1, 2))
         self._cache = (key, K_hat)
         return K_hat
 
@@ -196,12 +188,3 @@ def _interpolation(Y, lo, box, n_boxes, p):
     nodes = (gx[:, None, None] + k[None, :, None]) * N + (gy[:, None, None] + k[None, None, :])
     weights = Lx[:, :, None] * Ly[:, None, :]
     return nodes.reshape(len(Y), p * p), weights.reshape(len(Y), p * p)
-
-
-def _self_kernel(p, h, device):
-    """q between the p x p interpolation nodes of one box (flat order as ``_interpolation``)."""
-    torch = import_torch()
-    k = torch.arange(p, dtype=torch.float64, device=device)
-    dx = (k[:, None, None, None] - k[None, None, :, None]) * h
-    dy = (k[None, :, None, None] - k[None, None, None, :]) * h
-    return (1.0 / (1.0 + dx**2 + dy**2)).reshape(p * p, p * p)
