@@ -177,7 +177,7 @@ def check_memory(args):
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        model = umap_bytes(n, 50, edges=r["edges"])
+        model = umap_bytes(n, 50, edges=r["edges"], device=args.device)
         measured = r["gpu_peak"] if r["gpu_peak"] is not None else r["rss_peak"] - r["rss_before"]
         r.update(model=model, model_peak=max(model.values()), measured_peak=measured)
         rows.append(r)

@@ -21,16 +21,19 @@ import numpy as np
 from .device import import_torch
 
 #: slots (row x padded width) per block: bounds the temporaries of one gather (x d x 4
-#: bytes, x negative samples for UMAP's pushes)
-BLOCK_SLOTS = 1 << 21
-#: a group of rows this small (padded slots) is never split by width
-SMALL_SLOTS = 1 << 16
+#: bytes, x negative samples for UMAP's pushes): ~0.4 GB on the CPU, ~1.7 GB on a GPU
+BLOCK_SLOTS = {"cpu": 1 << 21, "cuda": 1 << 23}
+#: a group of rows this small (padded slots) is never split by width. On a GPU a small
+#: graph's step is bound by kernel launches (some twenty per block, ~5-10 us each), not
+#: by arithmetic on padding: Fashion-MNIST 70k's UMAP graph pads into one block of ~3M
+#: slots there (a choice from that arithmetic; not measured, no GPU was available).
+SMALL_SLOTS = {"cpu": 1 << 16, "cuda": 1 << 23}
 
 
-def _groups(order, sorted_degree):
+def _groups(order, sorted_degree, small_slots):
     """(rows, width) groups of non-empty rows: the width classes of ``_widths``, where
     neighbouring classes are merged while the merged group pads to at most twice its
-    edges or to at most ``SMALL_SLOTS`` slots (fewer, larger blocks for small graphs:
+    edges or to at most ``small_slots`` slots (fewer, larger blocks for small graphs:
     each block costs some twenty kernel launches per step)."""
     groups = []
     lo = int(np.searchsorted(sorted_degree, 0, side="right"))  # rows without edges need no block
@@ -41,7 +44,7 @@ def _groups(order, sorted_degree):
             if groups:
                 first, _, previous_edges = groups[-1]
                 slots = (hi - first) * width
-                if slots <= max(SMALL_SLOTS, 2 * (previous_edges + edges)):
+                if slots <= max(small_slots, 2 * (previous_edges + edges)):
                     groups[-1] = (first, width, previous_edges + edges)
                     lo = hi
                     continue
@@ -108,12 +111,13 @@ class RowBlocks:
         indices = torch.as_tensor(graph.indices.astype(np.int32), device=device)
         data = torch.as_tensor(np.asarray(graph.data), device=device).to(weight_dtype)
         self.batches = [[] for _ in range(self.n_batches)]
-        for rows, width in _groups(order, sorted_degree):
+        kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
+        for rows, width in _groups(order, sorted_degree, SMALL_SLOTS[kind]):
             for b in range(self.n_batches):
                 slots = np.arange(b, width, self.n_batches)
                 if not len(slots):
                     continue
-                step = max(1, BLOCK_SLOTS // len(slots))
+                step = max(1, BLOCK_SLOTS[kind] // len(slots))
                 for start in range(0, len(rows), step):
                     self.batches[b].append(self._block(rows[start:start + step], slots, indptr, degree,
                                                        indices, data, device))

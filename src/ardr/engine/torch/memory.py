@@ -25,12 +25,12 @@ optimize (``engine/torch/graph.py`` on ``engine/torch/layout.py``)
     padded rows (at most 2 E slots: int32 partner + float32 weight) 16 E <= 32 n k
     while building them: the CSR's indices and weights     8 E <= 16 n k
     embedding, step, gains, direction, coordinate copies   ~6 x 4 d n = 48 n
-    one block's temporaries (2^21 slots x 5 negative samples x ~40 B)  ~0.4 GiB
+    one block's temporaries (2^23 slots on a GPU x 5 negative samples x ~40 B)  ~1.7 GB
 
 For n = 10,000,000, D = 50, k = 14 (``umap_bytes(10_000_000, 50, 15)``), in GB:
     kNN       4 n D + 20 n + n D + 12 n k + batch = 2.0 + 0.2 + 0.5 + 1.68 + 3.5  =  7.9
     graph     126 n k = 126 x 1.4e8                                               = 17.6
-    optimize  24 E + 48 n + block, E <= 2 n k:  6.72 + 0.48 + 0.42                =  7.6
+    optimize  24 E + 48 n + block, E <= 2 n k:  6.72 + 0.48 + 1.68                =  8.9
 so the peak is the graph stage's sort, about 18 GB: within one 80 GB GPU with room to
 spare (the data X is also on the host). The same count for tSNE's graph (k = 90,
 perplexity 30) is 126 x 9e8 = 113 GB: tSNE at 10 million points does not fit one 80 GB
@@ -43,13 +43,15 @@ peak memory measured at smaller n on the CPU (and on a GPU, where it runs there)
 GIB = 1 << 30
 
 
-def umap_bytes(n, n_features, n_neighbors=15, *, edges=None, n_components=2, negative_rate=5):
+def umap_bytes(n, n_features, n_neighbors=15, *, edges=None, n_components=2, negative_rate=5, device="cuda"):
     """The per-stage peak device bytes of the arithmetic above, as a dict
     (``edges``: stored edges of the symmetric graph; default its upper bound 2 k n)."""
+    from .layout import BLOCK_SLOTS
+
     k = n_neighbors - 1
     E = 2 * k * n if edges is None else edges
     batch = 2 * 4 * (1 << 28) + (1 << 28) + 2 * 4 * (1 << 27)
-    block = (1 << 21) * negative_rate * 40
+    block = BLOCK_SLOTS["cuda" if str(device).startswith("cuda") else "cpu"] * negative_rate * 40
     return {
         "knn": 4 * n * n_features + 20 * n + n * n_features + 12 * n * k + batch,
         "graph": max(52 * n * k, 126 * n * k),
