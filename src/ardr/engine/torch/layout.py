@@ -5,7 +5,7 @@ atomics, whose order (and so the result's last bits) changes from run to run. He
 the rows are grouped by length: rows whose length lies in (w_prev, w] are padded to
 width w (w from ``_widths``, each at most 1.5x the one before; neighbouring groups merge
 while the padding at most doubles the slots) and cut into blocks of at most
-``BLOCK_SLOTS`` slots. A force is
+``BLOCK_SLOTS`` slots (``memory.py``). A force is
 then a gather of partners, elementwise arithmetic and a sum over the block's second
 axis, written to the block's own rows: no two blocks write the same row.
 
@@ -19,15 +19,7 @@ batch has its own blocks.
 import numpy as np
 
 from .device import import_torch
-
-#: slots (row x padded width) per block: bounds the temporaries of one gather (x d x 4
-#: bytes, x negative samples for UMAP's pushes): ~0.4 GB on the CPU, ~1.7 GB on a GPU
-BLOCK_SLOTS = {"cpu": 1 << 21, "cuda": 1 << 23}
-#: a group of rows this small (padded slots) is never split by width. On a GPU a small
-#: graph's step is bound by kernel launches (some twenty per block, ~5-10 us each), not
-#: by arithmetic on padding: Fashion-MNIST 70k's UMAP graph pads into one block of ~3M
-#: slots there (a choice from that arithmetic; not measured, no GPU was available).
-SMALL_SLOTS = {"cpu": 1 << 16, "cuda": 1 << 23}
+from .memory import BLOCK_SLOTS, SMALL_SLOTS
 
 
 def _groups(order, sorted_degree, small_slots):

@@ -12,9 +12,10 @@ kNN, the IVF search (``graph/torch/ivf.py``; D <= 128, so no projection)
     norms, cell of each point, order by cell (f32/i64/i64)  20 n
     k-means sample (n / 4 rows)                            n D
     result: indices (int64), squared distances (float32)   12 n k
-    one batch of cells (independent of n): distances and products (2 x 2^28 float32),
-    the exclusion mask (2^28 bool), candidate and query coordinates (2 x 2^27 float32)
-                                                           ~3.3 GiB
+    one batch of cells (independent of n; ``graph/torch/ivf.py``'s BATCH_ELEMENTS and
+    GATHER_ELEMENTS, 2^28 and 2^27 on a GPU): keys and doubled products (2 x 2^28
+    float32), an exclusion mask (2^28 bool), query and candidate coordinates (2 x 2^27
+    float32)                                               ~3.3 GiB (0.4 GiB on the CPU)
 graph (``graph/torch/affinities.py``)
     neighbours (int32), distances (float32), as float64, bandwidth-search temporaries
     (about 4 n x k float64), membership strengths (float32)  4+4+8+32+4 = 52 n k
@@ -40,18 +41,31 @@ GPU as written (its union would have to be built in row blocks).
 peak memory measured at smaller n on the CPU (and on a GPU, where it runs there).
 """
 
-GIB = 1 << 30
+#: Fixed buffers, per device kind (the terms of the arithmetic above that do not grow with n).
+#: ``graph/torch/ivf.py``, per batch of cells: keys (queries x candidates, padded;
+#: float32) and gathered coordinates (candidates x D; float32)
+BATCH_ELEMENTS = {"cpu": 1 << 25, "cuda": 1 << 28}
+GATHER_ELEMENTS = {"cpu": 1 << 24, "cuda": 1 << 27}
+#: ``layout.py``: slots (row x padded width) per block, which bound one gather's
+#: temporaries (x d x 4 bytes, x negative samples for UMAP's pushes)
+BLOCK_SLOTS = {"cpu": 1 << 21, "cuda": 1 << 23}
+#: ``layout.py``: a group of rows this small (padded slots) is never split by width. On a
+#: GPU a small graph's step is bound by kernel launches (some twenty per block, ~5-10 us
+#: each), not by arithmetic on padding: Fashion-MNIST 70k's UMAP graph pads into one
+#: block of ~3M slots there (a choice from that arithmetic; not measured, no GPU was
+#: available).
+SMALL_SLOTS = {"cpu": 1 << 16, "cuda": 1 << 23}
 
 
 def umap_bytes(n, n_features, n_neighbors=15, *, edges=None, n_components=2, negative_rate=5, device="cuda"):
     """The per-stage peak device bytes of the arithmetic above, as a dict
     (``edges``: stored edges of the symmetric graph; default its upper bound 2 k n)."""
-    from .layout import BLOCK_SLOTS
 
     k = n_neighbors - 1
     E = 2 * k * n if edges is None else edges
-    batch = 2 * 4 * (1 << 28) + (1 << 28) + 2 * 4 * (1 << 27)
-    block = BLOCK_SLOTS["cuda" if str(device).startswith("cuda") else "cpu"] * negative_rate * 40
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    batch = (2 * 4 + 1) * BATCH_ELEMENTS[kind] + 2 * 4 * GATHER_ELEMENTS[kind]
+    block = BLOCK_SLOTS[kind] * negative_rate * 40
     return {
         "knn": 4 * n * n_features + 20 * n + n * n_features + 12 * n * k + batch,
         "graph": max(52 * n * k, 126 * n * k),

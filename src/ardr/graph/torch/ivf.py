@@ -14,15 +14,12 @@ every row is ordered by (distance, index).
 import numpy as np
 
 from ...engine.torch.device import import_torch, to_numpy
+from ...engine.torch.memory import BATCH_ELEMENTS, GATHER_ELEMENTS
 from ...engine.torch.reduce import segment_sum
 from ..ivf import (CANDIDATES_PER_NEIGHBOUR, CELL_SIZE, EXTRA_CANDIDATES, KMEANS_ITERATIONS, KMEANS_SAMPLE_PER_CELL,
                    PROJECTED_DIMS)
 from ._rows import TIE_MARGIN, take_sorted
 
-#: per batch of cells: distances (queries x candidates, padded; 1 GB of float32) and
-#: gathered candidate coordinates (candidates x D; 512 MB)
-BATCH_ELEMENTS = 1 << 28
-GATHER_ELEMENTS = 1 << 27
 #: centres ranked per cell before the "enough points" rule needs more (then all are ranked)
 PROBE_RANK_FACTOR = 4
 
@@ -36,7 +33,8 @@ def projected_ivf_knn(R, k, *, n_probe, random_state=0, n_dims=PROJECTED_DIMS, c
     candidates, _ = ivf_knn(projected, n_candidates, n_probe=n_probe, random_state=random_state,
                             cell_size=cell_size)
     keys = torch.empty(candidates.shape, dtype=torch.float32, device=R.device)
-    rows = max(1, BATCH_ELEMENTS // (candidates.shape[1] * R.shape[1]) // 4)
+    gather = GATHER_ELEMENTS["cuda" if R.device.type == "cuda" else "cpu"]
+    rows = max(1, gather // (candidates.shape[1] * R.shape[1]))
     for start in range(0, R.shape[0], rows):
         diff = R[start:start + rows, None, :] - R[candidates[start:start + rows]]
         keys[start:start + rows] = (diff * diff).sum(-1)
@@ -80,7 +78,9 @@ def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
     n_candidates = probe_sizes.sum(dim=1)
     indices = torch.empty((n, k), dtype=torch.int64, device=device)
     keys = torch.empty((n, k), dtype=torch.float32, device=device)
-    for batch in _batches(to_numpy(sizes), to_numpy(n_candidates), R.shape[1]):
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    for batch in _batches(to_numpy(sizes), to_numpy(n_candidates), R.shape[1], BATCH_ELEMENTS[kind],
+                          GATHER_ELEMENTS[kind]):
         cells = torch.as_tensor(batch, device=device)
         # the batch's queries (padded) and each cell's candidates: its probed cells' points
         width = int(sizes[cells].max())
@@ -97,10 +97,12 @@ def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
         probe = probes[cells].gather(1, which).clamp(min=0)
         candidates = order[torch.where(c_valid, starts[probe] + c_slot[None, :] - first, 0)]
 
-        products = torch.bmm(R[queries], R[candidates].transpose(1, 2))
-        key = (norms[queries][:, :, None] + norms[candidates][:, None, :]) - 2.0 * products
-        excluded = (~c_valid[:, None, :]) | (candidates[:, None, :] == queries[:, :, None])
-        key = key.masked_fill_(excluded, float("inf"))
+        # (|q|^2 + |r|^2) - 2 q.r, as the numba kernel rounds it, in two batch-sized tensors
+        products = torch.bmm(R[queries], R[candidates].transpose(1, 2)).mul_(2.0)
+        key = (norms[queries][:, :, None] + norms[candidates][:, None, :]).sub_(products)
+        del products
+        key.masked_fill_(candidates[:, None, :] == queries[:, :, None], float("inf"))
+        key.masked_fill_(~c_valid[:, None, :], float("inf"))
         # k + TIE_MARGIN, so that ties with the k-th go to the lowest index (as the heap)
         part_key, part = torch.topk(key, min(c_width, k + TIE_MARGIN), dim=2, largest=False, sorted=False)
         part = candidates[:, None, :].expand(-1, width, -1).gather(2, part)
@@ -111,10 +113,10 @@ def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
     return indices, keys.clamp_(min=0.0)
 
 
-def _batches(sizes, n_candidates, n_dims):
+def _batches(sizes, n_candidates, n_dims, batch_elements, gather_elements):
     """Cells grouped into batches of similar candidate counts, each batch's padded
-    queries x candidates within ``BATCH_ELEMENTS`` and candidates x dimensions within
-    ``GATHER_ELEMENTS``."""
+    queries x candidates within ``batch_elements`` and candidates x dimensions within
+    ``gather_elements``."""
     order = np.lexsort((np.arange(len(sizes)), n_candidates))
     batch, widest, longest = [], 0, 0
     for c in order:
@@ -122,7 +124,7 @@ def _batches(sizes, n_candidates, n_dims):
             continue
         w, l = max(widest, sizes[c]), max(longest, n_candidates[c])
         cells = len(batch) + 1
-        if batch and (cells * w * l > BATCH_ELEMENTS or cells * l * n_dims > GATHER_ELEMENTS):
+        if batch and (cells * w * l > batch_elements or cells * l * n_dims > gather_elements):
             yield np.array(batch)
             batch, w, l = [], sizes[c], n_candidates[c]
         batch.append(c)

@@ -60,7 +60,8 @@ def exact_knn(X, k, *, metric="euclidean", queries=None, exclude_self=True, devi
         if metric == "cosine":
             key = 1.0 - q @ R.T
         else:
-            key = (q * q).sum(dim=1)[:, None] - 2.0 * (q @ R.T) + r_norms[None, :]
+            # (|q|^2 - 2 q.r) + |r|^2, numpy's rounding, in one block-sized tensor
+            key = (q @ R.T).mul_(-2.0).add_((q * q).sum(dim=1)[:, None]).add_(r_norms[None, :])
         if exclude_self:
             rows = torch.arange(stop - start, device=device)
             key[rows, rows + start] = float("inf")
@@ -100,7 +101,7 @@ def inverted_file_knn(X, k, *, metric="euclidean", random_state=0, device):
     if metric == "cosine":
         # 1 - cos from the unit rows themselves, in float64, in bounded blocks
         distances = torch.empty(indices.shape, dtype=torch.float64, device=device)
-        rows = max(1, _BLOCK_ELEMENTS // (indices.shape[1] * R.shape[1]))
+        rows = max(1, _BLOCK_ELEMENTS // (indices.shape[1] * R.shape[1]) // 2)
         for start in range(0, R.shape[0], rows):
             idx = indices[start:start + rows].long()
             distances[start:start + rows] = 1.0 - (R[idx].double() * R[start:start + rows, None, :].double()).sum(-1)
