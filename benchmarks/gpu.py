@@ -44,7 +44,7 @@ TARGETS = {  # issue 13's GPU targets for Fashion-MNIST 70k, end to end, warm
 FULL = [("fashion-mnist:70000", "umap"), ("fashion-mnist:70000", "tsne"),
         ("synthetic:1000000", "umap"), ("synthetic:10000000", "umap")]
 SMALL = [("fashion-mnist:5000", "umap"), ("fashion-mnist:5000", "tsne"), ("synthetic:20000", "umap")]
-MEMORY_SIZES = (25_000, 50_000, 100_000)
+MEMORY_SIZES = (50_000, 200_000)
 
 
 # ------------------------------------------------------------------------- data
@@ -151,47 +151,75 @@ def score(X, y, Y):
 
 
 _MEMORY_WORKER = """
-import json, resource, sys, time, numpy as np
+import json, resource, sys, numpy as np, scipy.sparse as sp
 sys.path.insert(0, {here!r})
 from gpu import load
-X, _ = load("synthetic:{n}")
-import torch, ardr
-cuda = "{device}".startswith("cuda")
+stage, n, device, folder = "{stage}", {n}, "{device}", {folder!r}
+import torch
+from ardr.engine.torch.device import resolve_device
+device = resolve_device(device)
+cuda = device.type == "cuda"
+if stage == "knn":
+    X, _ = load(f"synthetic:{{n}}")
+elif stage == "graph":
+    idx, dist = np.load(folder + "/idx.npy"), np.load(folder + "/dist.npy")
+else:
+    P = sp.load_npz(folder + "/P.npz")
+    Y = torch.as_tensor(np.random.default_rng(0).uniform(0, 10, size=(n, 2)), dtype=torch.float32, device=device)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-est = ardr.UMAP(random_state=0, backend="torch", device="{device}", n_epochs=20).fit(X)
-peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps(dict(n=len(X), edges=int(est.graph_.nnz), rss_before=base, rss_peak=peak_rss,
-                      gpu_peak=torch.cuda.max_memory_allocated() if cuda else None)))
+if cuda:
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+if stage == "knn":
+    from ardr.graph.torch.neighbors import nearest_neighbors
+    idx, dist = nearest_neighbors(X, 14, device=device)
+    np.save(folder + "/idx.npy", idx); np.save(folder + "/dist.npy", dist)
+elif stage == "graph":
+    from ardr.graph.torch.affinities import umap_graph
+    P = umap_graph(idx, dist, 15, device=device)
+    sp.save_npz(folder + "/P.npz", P)
+else:
+    from ardr.engine.optimize import Schedule, optimize
+    from ardr.engine.torch.graph import SampledGraphForces
+    optimize(Y, SampledGraphForces(P, 10, 1.577, 0.895, n_batches=4), Schedule(n_epochs=8, decay="linear"))
+peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(dict(stage=stage, n=n, peak=peak - base, edges=int(P.nnz) if stage != "knn" else None)))
 """
 
 
 def check_memory(args):
-    """Peak memory of a torch-backend UMAP fit (20 epochs: the layout is what costs
-    memory, not the epoch count) at a few sizes, beside ``umap_bytes``'s largest stage."""
+    """Each stage of a torch-backend UMAP (kNN, graph, 8 optimizer steps) in its own process
+    at a few sizes: its peak memory over what the process held before it (CUDA: allocated
+    bytes; CPU: peak RSS), beside ``umap_bytes``'s count for that stage."""
     from ardr.engine.torch.memory import umap_bytes
 
     rows = []
     for n in args.memory_sizes:
-        code = _MEMORY_WORKER.format(here=str(HERE), n=n, device=args.device)
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=args.timeout)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-2000:])
-        r = json.loads(done.stdout.strip().splitlines()[-1])
-        model = umap_bytes(n, 50, edges=r["edges"], device=args.device)
-        measured = r["gpu_peak"] if r["gpu_peak"] is not None else r["rss_peak"] - r["rss_before"]
-        r.update(model=model, model_peak=max(model.values()), measured_peak=measured)
-        rows.append(r)
-        print(f"n={n:>9,}  edges={r['edges']:>11,} ({r['edges'] / (14 * n):.2f} k n)  measured peak "
-              f"{measured / 2**20:8.1f} MiB  ({'GPU allocated' if r['gpu_peak'] is not None else 'RSS over the loaded data'})"
-              f"  model: " + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in model.items()) + " MiB", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            measured = {}
+            for stage in ("knn", "graph", "optimize"):
+                code = _MEMORY_WORKER.format(here=str(HERE), stage=stage, n=n, device=args.device, folder=folder)
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      timeout=args.timeout)
+                if done.returncode != 0:
+                    raise RuntimeError(done.stderr[-2000:])
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+                measured[stage] = r["peak"]
+                edges = r["edges"] or None
+        model = umap_bytes(n, 50, edges=edges, device=args.device)
+        row = {"n": n, "edges": edges, "measured": measured, "model": model}
+        rows.append(row)
+        print(f"n={n:>9,}  edges {edges / (14 * n):.2f} k n  " + "  ".join(
+            f"{s}: measured {measured[s] / 2**20:7.1f} MiB, model {model[s] / 2**20:7.1f} MiB" for s in measured),
+            flush=True)
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
-        slope = (b["measured_peak"] - a["measured_peak"]) / (b["n"] - a["n"])
-        model_slope = (b["model_peak"] - a["model_peak"]) / (b["n"] - a["n"])
-        print(f"measured bytes per point {slope:.0f}; the model's largest stage {model_slope:.0f} per point "
-              f"(plus its fixed batch buffers)")
-        for r in rows:
-            r["bytes_per_point_measured"], r["bytes_per_point_model"] = slope, model_slope
+        for s in ("knn", "graph", "optimize"):
+            slope = (b["measured"][s] - a["measured"][s]) / (b["n"] - a["n"])
+            model_slope = (b["model"][s] - a["model"][s]) / (b["n"] - a["n"])
+            print(f"{s:>8}: measured {slope:6.0f} bytes per point, model {model_slope:6.0f}", flush=True)
+            for r in rows:
+                r.setdefault("bytes_per_point", {})[s] = {"measured": slope, "model": model_slope}
     return rows
 
 

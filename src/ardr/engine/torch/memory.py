@@ -65,7 +65,8 @@ def umap_bytes(n, n_features, n_neighbors=15, *, edges=None, n_components=2, neg
     E = 2 * k * n if edges is None else edges
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
     batch = (2 * 4 + 1) * BATCH_ELEMENTS[kind] + 2 * 4 * GATHER_ELEMENTS[kind]
-    block = BLOCK_SLOTS[kind] * negative_rate * 40
+    # one block's temporaries: a batch holds about 2 E / 4 padded slots until blocks are full
+    block = min(BLOCK_SLOTS[kind], E // 2) * negative_rate * 40
     return {
         "knn": 4 * n * n_features + 20 * n + n * n_features + 12 * n * k + batch,
         "graph": max(52 * n * k, 126 * n * k),

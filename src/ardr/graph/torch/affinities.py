@@ -98,29 +98,32 @@ def symmetrize(indices, weights, n, union):
     an edge is absent in one direction. Zeros are dropped."""
     torch = import_torch()
     device = indices.device
-    k = indices.shape[1]
-    rows = torch.arange(n, device=device).repeat_interleave(k)
+    m = indices.numel()
+    rows = torch.arange(n, device=device).repeat_interleave(indices.shape[1])
     cols = indices.reshape(-1).long()
-    w = weights.reshape(-1)
-    # every directed edge twice: as (i, j) carrying a, and as (j, i) carrying b
-    keys = torch.cat([rows * n + cols, cols * n + rows])
-    forward = torch.cat([torch.ones_like(w, dtype=torch.bool), torch.zeros_like(w, dtype=torch.bool)])
-    values = torch.cat([w, w])
-    order = torch.argsort(keys, stable=True)
-    keys, forward, values = keys[order], forward[order], values[order]
+    # every directed edge twice: entry e < m as (i, j) carrying a, entry m + e as (j, i)
+    # carrying b; written in place, so only rows, cols and the keys are alive at once
+    keys = torch.empty(2 * m, dtype=torch.int64, device=device)
+    torch.mul(rows, n, out=keys[:m]).add_(cols)
+    torch.mul(cols, n, out=keys[m:]).add_(rows)
+    del rows, cols
+    keys, order = torch.sort(keys, stable=True)
+    forward = order < m  # a key occurs once or twice (then its forward entry first: stable)
+    values = weights.reshape(-1)[torch.where(forward, order, order - m)]
+    del order
     first = torch.ones_like(keys, dtype=torch.bool)
     first[1:] = keys[1:] != keys[:-1]
     starts = torch.nonzero(first).flatten()
-    # a key occurs once (one direction) or twice (both: the forward entry first, stable sort)
-    paired = torch.zeros_like(starts, dtype=torch.bool)
-    inside = starts + 1 < len(keys)
-    paired[inside] = ~first[(starts + 1)[inside]]
+    second = (starts + 1).clamp(max=len(keys) - 1)
+    paired = (starts + 1 < len(keys)) & ~first[second]
+    del first
     a = torch.where(forward[starts], values[starts], 0.0)
-    b = torch.where(forward[starts], torch.where(paired, values[(starts + 1).clamp(max=len(keys) - 1)], 0.0),
-                    values[starts])
+    b = torch.where(forward[starts], torch.where(paired, values[second], 0.0), values[starts])
+    keys = keys[starts]
+    del forward, values, starts, second, paired
     data = union(a, b)
     keep = data != 0
-    keys, data = keys[starts][keep], data[keep]
+    keys, data = keys[keep], data[keep]
     row, col = keys // n, keys % n
     indptr = torch.zeros(n + 1, dtype=torch.int64, device=device)
     indptr[1:] = torch.bincount(row, minlength=n).cumsum(dim=0)
