@@ -61,14 +61,20 @@ def _rss_mib() -> float:
     return kib / (1024.0 * 1024.0) if sys.platform == "darwin" else kib / 1024.0
 
 
-def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool):
-    """Return (estimator, fit callable, library version)."""
+def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool, params=None):
+    """Return (estimator, fit callable, library version).
+
+    ``params``: ``metric`` (all libraries) and ``knn_method`` (ardr only)."""
+    params = params or {}
+    metric = {"metric": params["metric"]} if params.get("metric") else {}
     if impl == "ardr":
         import ardr
 
         cls = ardr.UMAP if method == "umap" else ardr.TSNE
-        kw = {}
-        if warmup and n_rows > ardr_exact_max_rows():
+        kw = dict(metric)
+        if params.get("knn_method") and not warmup:
+            kw["knn_method"] = params["knn_method"]
+        elif warmup and n_rows > ardr_exact_max_rows() and params.get("knn_method", "auto") == "auto":
             # the real fit will use the approximate (IVF) search: compile that path in the warm-up too
             kw["knn_method"] = "approximate"
         est = cls(random_state=seed, **kw)
@@ -76,7 +82,7 @@ def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool
     if method == "umap":
         import umap
 
-        kw = {}
+        kw = dict(metric)
         if warmup and n_rows >= UMAP_NNDESCENT_MIN_N:
             # the real fit will use NN-descent: compile that path in the warm-up too
             kw["force_approximation_algorithm"] = True
@@ -84,8 +90,21 @@ def _make_estimator(impl: str, method: str, seed: int, n_rows: int, warmup: bool
         return est, est.fit_transform, getattr(umap, "__version__", "?")
     import openTSNE
 
-    est = openTSNE.TSNE(random_state=seed, n_jobs=-1)
+    est = openTSNE.TSNE(random_state=seed, n_jobs=-1, **metric)
     return est, est.fit, getattr(openTSNE, "__version__", "?")
+
+
+def graph_neighbours(impl, method, est, emb):
+    """The kNN indices the fit built its graph from (self excluded), or None."""
+    import numpy as np
+
+    if impl == "ardr":
+        return est.knn_indices_
+    if method == "umap":
+        idx = getattr(est, "_knn_indices", None)
+        return None if idx is None else np.asarray(idx)[:, 1:]  # column 0 is the point itself
+    affinities = getattr(emb, "affinities", None)  # openTSNE keeps them name-mangled
+    return getattr(affinities, "_PerplexityBasedNN__neighbors", None)
 
 
 def ardr_exact_max_rows() -> int:
@@ -141,14 +160,15 @@ def worker(args) -> int:
     # Gaussian points make openTSNE's Barnes-Hut slow and unrepresentative)
     rng = np.random.default_rng(12345)
     Xw = X[np.sort(rng.choice(n, min(WARMUP_N, n), replace=False))]
-    est, fit, _ = _make_estimator(args.impl, args.method, args.seed, n, warmup=True)
+    params = json.loads(args.params) if args.params else {}
+    est, fit, _ = _make_estimator(args.impl, args.method, args.seed, n, warmup=True, params=params)
     t0 = time.perf_counter()
     fit(Xw)
     res["compile_s"] = time.perf_counter() - t0
     del est, fit, Xw
     res["rss_before_fit_mib"] = _rss_mib()
 
-    est, fit, version = _make_estimator(args.impl, args.method, args.seed, n, warmup=False)
+    est, fit, version = _make_estimator(args.impl, args.method, args.seed, n, warmup=False, params=params)
     res["version"] = version
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -159,6 +179,11 @@ def worker(args) -> int:
 
     timings = getattr(est, "timings_", None)
     res["stages"] = _jsonable(timings) if isinstance(timings, dict) else None
+    if args.knn_out:
+        knn = graph_neighbours(args.impl, args.method, est, emb)
+        if knn is not None:
+            np.save(args.knn_out, np.asarray(knn))
+            res["knn"] = str(args.knn_out)
     emb = np.asarray(emb)
     res["embedding_shape"] = list(emb.shape)
     np.save(args.emb_out, emb)
@@ -216,10 +241,12 @@ def _score(X, y, emb):
     return {"knn5_acc": float(acc), "trust10": float(trust), "trust_subsample": sub}
 
 
-def _run_worker(args, dataset, method, impl, seed, data_path, emb_path, env):
+def _run_worker(args, dataset, method, impl, seed, data_path, emb_path, env, extra=()):
+    """One fit in a fresh worker process; ``extra``: more worker arguments
+    (``--params JSON``, ``--knn-out PATH``)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--impl", impl,
            "--method", method, "--seed", str(seed), "--data", str(data_path),
-           "--emb-out", str(emb_path)]
+           "--emb-out", str(emb_path), *extra]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -452,6 +479,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     p.add_argument("--emb-out", help=argparse.SUPPRESS)
+    p.add_argument("--params", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--knn-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args)

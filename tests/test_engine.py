@@ -99,6 +99,35 @@ def test_umap_forces_pull_edges_together_and_do_not_race():
     assert after < before
 
 
+def _body_and_far_pair(n_body, gap, seed):
+    """A ring-shaped body of n_body points and, 300 away, a close pair (a, b) joined by a
+    strong edge and to the body by weak ones; a's and b's rows differ in length, so the
+    pair edge sits at different positions in the two rows."""
+    rng = np.random.default_rng(seed)
+    Y = np.vstack([rng.uniform(0, 5, (n_body, 2)), [[300.0, 0.0], [300.0 + gap, 0.0]]])
+    a, b = n_body, n_body + 1
+    edges = [(i, (i + j) % n_body, 1.0) for i in range(n_body) for j in (1, 2, 3)]
+    edges += [(a, b, 1.0), (a, 0, 0.2), (a, 1, 0.2), (a, 2, 0.2), (b, 3, 0.2), (b, 4, 0.2)]
+    i, j, w = map(np.array, zip(*edges))
+    G = sp.csr_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n_body + 2,) * 2)
+    G.sort_indices()
+    return G, Y, [a, b]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_umap_pulls_move_both_ends_at_once_so_a_far_pair_does_not_walk_off(seed):
+    """Regression (issue 15: GloVe points flung 9x beyond the body): when an edge pulled
+    its two ends in different steps of an epoch, a close pair far from the body
+    leapfrogged (one end overshoots the other, which overshoots back) and walked off:
+    12 to 75 units in 100 epochs. Pulled together, equal and opposite, its midpoint stays
+    put (< 3; the weak pull of the body 300 away is all that moves it)."""
+    G, Y, pair = _body_and_far_pair(300, 0.4, seed)
+    law = SampledGraphForces(G, 100, 1.577, 0.895, seed=seed, n_batches=4)
+    before = Y[pair].mean(axis=0)
+    optimize(Y, law, Schedule(n_epochs=400, learning_rate=1.0, decay="linear"))
+    assert np.linalg.norm(Y[pair].mean(axis=0) - before) < 5.0
+
+
 def test_optimizer_momentum_and_gains_descend_a_quadratic():
     class Quadratic:
         def direction(self, Y, epoch):
@@ -155,5 +184,5 @@ def test_tsne_reports_its_kl_divergence():
     Y = est.embedding_.astype(np.float64)
     P = est.graph_.toarray().astype(np.float64)
     assert est.kl_divergence_ == pytest.approx(_kl(P / P.sum(), Y), rel=1e-5)
-    start = ardr.TSNE(perplexity=10, random_state=0, n_iter=1).fit(X)
+    start = ardr.TSNE(perplexity=10, random_state=0, max_iter=1).fit(X)
     assert est.kl_divergence_ < 0.5 * start.kl_divergence_

@@ -42,7 +42,7 @@ def fitted(digits):
     X, y = digits
     keep = np.random.default_rng(0).choice(len(X), 400, replace=False)
     X, y = X[keep], y[keep]
-    tsne = ardr.TSNE(n_iter=500, random_state=0, n_jobs=1).fit(X)
+    tsne = ardr.TSNE(max_iter=500, random_state=0, n_jobs=1).fit(X)
     umap = ardr.UMAP(random_state=0, n_jobs=1).fit(X)
     return X, y, tsne, umap
 

@@ -137,17 +137,23 @@ def test_ivf_same_bytes_on_one_and_two_threads():
     assert len(digests) == 1
 
 
-def test_split_batches_keeps_each_rows_strided_edges():
-    rng = np.random.default_rng(6)
+def test_split_batches_keep_rows_and_put_an_edge_and_its_mirror_in_one_batch():
     G = sp.random(50, 50, density=0.3, random_state=7, format="csr", dtype=np.float32)
     G = (G + G.T).tocsr()
     G.sort_indices()
     indptr, indices, weights = _split_batches(G, 4)
+    batch_of = {}
     for b in range(4):
-        for i in rng.choice(50, 10, replace=False):
-            row = slice(G.indptr[i], G.indptr[i + 1])
-            np.testing.assert_array_equal(indices[indptr[b, i]:indptr[b, i + 1]], G.indices[row][b::4])
-            np.testing.assert_array_equal(weights[indptr[b, i]:indptr[b, i + 1]], G.data[row][b::4])
+        for i in range(50):
+            row = slice(indptr[b, i], indptr[b, i + 1])
+            for j, w in zip(indices[row], weights[row]):
+                assert w == G[i, j]
+                batch_of[i, j] = b
+    assert len(batch_of) == G.nnz  # every edge in exactly one batch
+    assert all(batch_of[j, i] == b for (i, j), b in batch_of.items())
+    for i in range(50):  # within a batch a row keeps its CSR order
+        for b in range(4):
+            assert np.all(np.diff(indices[indptr[b, i]:indptr[b, i + 1]]) > 0)
 
 
 def test_sampled_forces_visit_every_edge_once_per_epoch_when_weights_are_equal():

@@ -39,6 +39,10 @@ class _Numpy:
     def copy(x):
         return x.copy()
 
+    @staticmethod
+    def to_numpy(x):
+        return x
+
 
 class _Torch:
     name = "torch"
@@ -74,6 +78,10 @@ class _Torch:
     @staticmethod
     def copy(x):
         return x.clone()
+
+    @staticmethod
+    def to_numpy(x):
+        return x.detach().cpu().numpy()
 
 
 NUMPY = _Numpy()

@@ -80,6 +80,15 @@ class FeatureGram:
             self._squared_norm = float(np.vdot(small, small))
         return self._squared_norm
 
+    def centred_sum_of_squares(self):
+        """||Zc||_F^2 = trace(K), in float64 over row blocks (PCA's total variance times n - 1)."""
+        total = 0.0
+        step = max(1, 4_000_000 // self.n_features)
+        for s in range(0, self.n, step):
+            block = self.X[s : s + step] - self.mean
+            total += float(np.einsum("ij,ij->", block, block))
+        return total
+
     def sampled(self, Y, Yc, m, seed, epoch, out):
         if self._shift is None:
             self._shift = _product_vector(self.X, self.mean)

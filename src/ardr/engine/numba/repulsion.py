@@ -1,26 +1,42 @@
 """Repulsion estimators for the normalized objective.
 
-Each returns ``(R, Z)``: R[i] = sum_j c(t_ij) (y_i - y_j) with c the normalized
-repulsion coefficient of the output kernel, and Z = sum over pairs of q(t_ij).
-R points away from the other points, so the normalized force is attraction + R / Z.
+Each is called as ``(head, tail, a, b, epoch, same, dof=1.0)`` and returns ``(R, Z)``:
+R[i] = sum_j c(t_ij) (y_i - y_j) with c the normalized repulsion coefficient of the
+output kernel (``kernels``; ``dof`` selects the heavy-tailed family), and Z = sum over
+pairs of q(t_ij). R points away from the other points, so the normalized force is
+attraction + R / Z.
 
 - ``Exact``: all pairs, O(n * n_tail); the reference, and the choice for small n.
 - ``Sampled``: m uniform partners per point per epoch, scaled to be unbiased;
   the ActUp/GiDR-DUN way to get tSNE's normalization at UMAP's cost.
 - ``FFT``: grid interpolation of the Student-t kernel (FIt-SNE, Linderman et al.
-  2019), O(n) per step, for the a = b = 1 kernel in 1 or 2 dimensions.
+  2019), O(n) per step, for the a = b = 1 kernel (any dof: the grid samples
+  (1 + t/dof)^-dof and (1 + t/dof)^(-dof-1), as openTSNE does) in 1 or 2 dimensions.
 """
 
 import numba
 import numpy as np
 
 from .. import fft_grid
-from .kernels import normalized_repulsion_coefficient, q_of_t
+from .fastmath import fast_pow
+from .kernels import heavy_tailed_q, heavy_tailed_repulsion_coefficient, normalized_repulsion_coefficient, q_of_t
 from .rng import draw_index, stream_key
 
 
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _push_and_q(t, a, b, dof):
+    """The pair's repulsion coefficient and q; dof = 1 skips the heavy-tailed powers."""
+    if dof == 1.0:
+        return normalized_repulsion_coefficient(t, a, b), q_of_t(t, a, b)
+    if a == 1.0 and b == 1.0:  # one power: w = q / (1 + t / dof)
+        base = 1.0 + t / dof
+        q = fast_pow(base, -dof)
+        return 2.0 * q / base, q
+    return heavy_tailed_repulsion_coefficient(t, a, b, dof), heavy_tailed_q(t, a, b, dof)
+
+
 @numba.njit(parallel=True, cache=True)
-def _exact(head, tail, a, b, same, R, z):
+def _exact(head, tail, a, b, dof, same, R, z):
     n, dim = head.shape
     for i in numba.prange(n):
         zi = 0.0
@@ -33,15 +49,15 @@ def _exact(head, tail, a, b, same, R, z):
             for d in range(dim):
                 diff = head[i, d] - tail[j, d]
                 t += diff * diff
-            c = normalized_repulsion_coefficient(t, a, b)
+            c, q = _push_and_q(t, a, b, dof)
             for d in range(dim):
                 R[i, d] += c * (head[i, d] - tail[j, d])
-            zi += q_of_t(t, a, b)
+            zi += q
         z[i] = zi
 
 
 @numba.njit(parallel=True, cache=True)
-def _sampled(head, tail, a, b, same, m, seed, epoch, R, z):
+def _sampled(head, tail, a, b, dof, same, m, seed, epoch, R, z):
     n, dim = head.shape
     n_tail = tail.shape[0]
     scale = n_tail / m
@@ -58,10 +74,10 @@ def _sampled(head, tail, a, b, same, m, seed, epoch, R, z):
             for d in range(dim):
                 diff = head[i, d] - tail[k, d]
                 t += diff * diff
-            c = normalized_repulsion_coefficient(t, a, b)
+            c, q = _push_and_q(t, a, b, dof)
             for d in range(dim):
                 R[i, d] += c * (head[i, d] - tail[k, d])
-            zi += q_of_t(t, a, b)
+            zi += q
         for d in range(dim):
             R[i, d] *= scale
         z[i] = zi * scale
@@ -97,13 +113,13 @@ class Exact:
 
     name = "exact"
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
-        if a == 1.0 and b == 1.0 and head.shape[1] <= 2:
+        if a == 1.0 and b == 1.0 and dof == 1.0 and head.shape[1] <= 2:
             _exact_student_t(head, tail, same, R, z)
         else:
-            _exact(head, tail, a, b, same, R, z)
+            _exact(head, tail, a, b, float(dof), same, R, z)
         return R, float(np.sum(z))
 
 
@@ -116,10 +132,10 @@ class Sampled:
         self.n_samples = int(n_samples)
         self.seed = int(seed)
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
-        _sampled(head, tail, a, b, same, self.n_samples, self.seed, epoch, R, z)
+        _sampled(head, tail, a, b, float(dof), same, self.n_samples, self.seed, epoch, R, z)
         return R, float(np.sum(z))
 
 
@@ -140,7 +156,7 @@ class FFT:
         self.min_boxes = min_boxes
         self.max_boxes = max_boxes
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         if a != 1.0 or b != 1.0:
             raise ValueError("FFT repulsion supports the Student-t kernel (a = b = 1) only")
         if head.shape[1] > 2:
@@ -149,12 +165,12 @@ class FFT:
             # a line inside a plane: interpolation error is larger along a dense line, so
             # the boxes are 4x finer (measured: Z error 1e-2 -> 1e-6), at 16x the grid cost
             fine = FFT(self.n_interp, self.box_size / 4, self.min_boxes * 4, self.max_boxes)
-            R, Z = fine(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same)
+            R, Z = fine(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same, dof)
             return R[:, :1].copy(), Z
         tail = head if tail is None else tail
-        return self._convolve(head, tail, same)
+        return self._convolve(head, tail, same, float(dof))
 
-    def _convolve(self, head, tail, same):
+    def _convolve(self, head, tail, same, dof=1.0):
         import scipy.fft
 
         p = self.n_interp
@@ -162,10 +178,11 @@ class FFT:
         lo = float(both.min())
         n_boxes, box, N, size = fft_grid.geometry(lo, float(both.max()), p, self.box_size, self.min_boxes,
                                                   self.max_boxes)
-        K_hat = self._kernel_transform(N, box / p, size)
+        K_hat = self._kernel_transform(N, box / p, size, dof)
 
         # charges 1, y_x, y_y on the tail's nodes; the charge-1 grid is convolved twice,
-        # with q (for Z) and with q^2 (for the repulsion), the others with q^2
+        # with q (for Z) and with w = q^2 (for the repulsion), the others with w
+        # (heavy tails: q = (1 + t/dof)^-dof, w = (1 + t/dof)^(-dof-1))
         grid = np.zeros((3, N, N))
         _spread(tail, lo, box, n_boxes, p, grid)
         # 2-D convolution by FFT in single precision, skipping the zero padding: rows
@@ -180,19 +197,20 @@ class FFT:
         z = np.empty(head.shape[0])
         # each point's interaction with itself as the grid sees it is taken out of Z (not
         # q(0) = 1: interpolation error at zero lag would otherwise bias Z for sparse layouts)
-        self_kernel = fft_grid.self_kernel(p, box / p) if same else np.zeros((p * p, p * p))
+        self_kernel = fft_grid.self_kernel(p, box / p, dof) if same else np.zeros((p * p, p * p))
         _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z)
         return R, float(z.sum())
 
-    def _kernel_transform(self, N, h, size):
-        """FFT of the kernels q and q^2 sampled at grid lags, circulant-embedded in size x size."""
+    def _kernel_transform(self, N, h, size, dof=1.0):
+        """FFT of the kernels q and w (q^2 at dof = 1) sampled at grid lags, circulant-embedded
+        in size x size."""
         import scipy.fft
 
-        key = (N, h, size)
+        key = (N, h, size, dof)
         cache = getattr(self, "_cache", None)
         if cache is not None and cache[0] == key:
             return cache[1]
-        K_hat = scipy.fft.rfft2(fft_grid.kernels_on_lags(size, h), axes=(1, 2), workers=-1)
+        K_hat = scipy.fft.rfft2(fft_grid.kernels_on_lags(size, h, dof), axes=(1, 2), workers=-1)
         self._cache = (key, K_hat)
         return K_hat
 

@@ -71,6 +71,10 @@ class FeatureGram:
             self._squared_norm = float((small * small).sum())
         return self._squared_norm
 
+    def centred_sum_of_squares(self):
+        """||Zc||_F^2 = trace(K), in float64 (PCA's total variance times n - 1)."""
+        return float(((self.X - self._mean) ** 2).sum())
+
     def sampled(self, Y, Yc, m, seed, epoch, out):
         """out[i] = 4 (n / m) sum over m drawn j of (zc_i . zc_j - yc_i . yc_j)(y_j - y_i);
         returns each row's sampled estimate of sum_j (K_ij - yc_i . yc_j)^2."""

@@ -9,6 +9,7 @@ seed gives the same bytes on the same device and software.
 
 import numpy as np
 
+from ..numba.graph import _edge_batches  # one assignment of edges to steps, both backends
 from . import kernels
 from .device import as_tensor, import_torch
 from .layout import RowBlocks, columns, squared_norms
@@ -50,7 +51,8 @@ class SampledGraphForces:
     to carry between steps), each visit
     pulls with the kernel's attraction and pushes from ``negative_rate`` uniform tail
     points; every term is clipped to [-clip, clip]. Step b of an epoch visits the edges
-    b, b + n_batches, ... of each row; all points move after every step.
+    of batch b (the numba backend's ``_edge_batches``: an edge and its mirror in the same
+    step, so both ends are pulled at once); all points move after every step.
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
@@ -68,7 +70,9 @@ class SampledGraphForces:
     def _prepare(self, Y):
         if self._layout is None or self._layout.device != Y.device:
             w_max = float(self.graph.data.max()) if self.graph.nnz else 1.0
-            layout = RowBlocks(self.graph, Y.device, n_batches=self.n_batches)
+            rows = np.repeat(np.arange(self.graph.shape[0]), np.diff(self.graph.indptr))
+            layout = RowBlocks(self.graph, Y.device, n_batches=self.n_batches,
+                               batch_of_edge=_edge_batches(rows, self.graph.indices, self.n_batches))
             for blocks in layout.batches:
                 for block in blocks:
                     block.weights = block.weights / w_max  # visits per epoch, in (0, 1]
@@ -107,14 +111,14 @@ class SampledGraphForces:
         return out.T
 
 
-def attraction(layout, head, tail_columns, a, b):
+def attraction(layout, head, tail_columns, a, b, dof=1.0):
     """A[i] = sum_j w_ij c(t_ij) (y_j - y_i), c the kernel's attraction coefficient."""
     torch = import_torch()
     head_columns = columns(head)
     out = torch.zeros_like(head_columns)
     for block in layout.blocks():
         diff = block.gather(tail_columns) - head_columns[:, block.rows, None]
-        coef = block.weights * kernels.attraction_coefficient(squared_norms(diff), a, b)
+        coef = block.weights * kernels.attraction_coefficient(squared_norms(diff), a, b, dof)
         out[:, block.rows] = (coef * diff).sum(dim=2)
     return out.T
 
@@ -122,11 +126,13 @@ def attraction(layout, head, tail_columns, a, b):
 class NormalizedForces:
     """The normalized objective KL(P || Q) (see ``engine.numba.graph.NormalizedForces``):
     direction = (exaggeration * A + R / Z) / 2, A the exact attraction over the graph's
-    edges, R and Z from a repulsion estimator of ``engine.torch.repulsion``."""
+    edges, R and Z from a repulsion estimator of ``engine.torch.repulsion``; ``dof`` the
+    heavy-tailed kernel (1 + a t^b / dof)^-dof."""
 
-    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None):
+    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, dof=1.0):
         self.graph = graph.tocsr()
         self.a, self.b = float(a), float(b)
+        self.dof = float(dof)
         self.repulsion = repulsion
         self.exaggeration = exaggeration or (lambda epoch: 1.0)
         self.tail = tail
@@ -140,27 +146,27 @@ class NormalizedForces:
             self._tail = None if self.tail is None else as_tensor(self.tail, Y.device, Y.dtype)
         same = self._tail is None
         tail = Y if same else self._tail
-        A = attraction(self._layout, Y, columns(tail), self.a, self.b)
-        R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same)
+        A = attraction(self._layout, Y, columns(tail), self.a, self.b, self.dof)
+        R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same, self.dof)
         self.last_Z = Z
         return 0.5 * (self.exaggeration(epoch) * A + R / max(Z, 1e-300))
 
 
-def kl_divergence(P, Y, a, b, repulsion, *, device=None):
+def kl_divergence(P, Y, a, b, repulsion, dof=1.0, *, device=None):
     """KL(P || Q), Q = q / Z, for a graph P summing to one; Z from ``repulsion``.
 
     Y: a tensor, or a numpy array (moved to ``device`` as float32)."""
     torch = import_torch()
     if not isinstance(Y, torch.Tensor):
         Y = as_tensor(np.asarray(Y), device or "cpu", torch.float32)
-    _, Z = repulsion(Y, Y, a, b, 0, True)
+    _, Z = repulsion(Y, Y, a, b, 0, True, dof)
     layout = RowBlocks(P, Y.device, weight_dtype=torch.float64)
     acc = 0.0
     Yc = columns(Y)
     for block in layout.blocks():
         t = squared_norms(Yc[:, block.rows, None] - block.gather(Yc)).double()
         p = block.weights
-        terms = torch.where(p > 0, p * (torch.log(torch.where(p > 0, p, 1.0)) + torch.log1p(a * kernels.power(t, b))),
-                            0.0)
+        log_q = dof * torch.log1p(a * kernels.power(t, b) / dof)  # -log q
+        terms = torch.where(p > 0, p * (torch.log(torch.where(p > 0, p, 1.0)) + log_q), 0.0)
         acc += total(terms)
     return float(acc + np.log(Z) * P.data.sum())

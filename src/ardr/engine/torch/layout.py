@@ -11,9 +11,8 @@ axis, written to the block's own rows: no two blocks write the same row.
 
 Padding slots carry weight 0 and partner 0; a weight of 0 means "no edge" (the input
 kernels drop zero weights), so force code masks with ``weights > 0``.
-With ``n_batches`` > 1, slot s of a row belongs to batch s % n_batches (the row's edges
-b, b + n_batches, ... in CSR order, as ``engine.numba.graph._split_batches``), and each
-batch has its own blocks.
+UMAP's steps visit the edges of one batch each (``engine.numba.graph._edge_batches``: an
+edge and its mirror share a batch); each batch has its own blocks.
 """
 
 import numpy as np
@@ -87,43 +86,49 @@ def squared_norms(diff):
 class RowBlocks:
     """The blocks of a CSR graph (scipy) on ``device``; ``batches[b]`` lists batch b's blocks.
 
-    ``weights`` are stored as float32 (``weight_dtype``): ardr's input kernels are float32.
+    ``batch_of_edge`` (one entry per stored edge, in [0, n_batches)) splits the edges into
+    batches, each laid out on its own (a row's edges of one batch keep their CSR order);
+    None: one batch. ``weights`` are stored as float32 (``weight_dtype``): ardr's input
+    kernels are float32.
     """
 
-    def __init__(self, graph, device, *, n_batches=1, weight_dtype=None):
+    def __init__(self, graph, device, *, batch_of_edge=None, n_batches=1, weight_dtype=None):
         torch = import_torch()
         weight_dtype = weight_dtype or torch.float32
         graph = graph.tocsr()
         self.shape = graph.shape
-        self.n_batches = int(n_batches)
+        n = graph.shape[0]
+        self.n_batches = 1 if batch_of_edge is None else int(n_batches)
+        kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
         indptr = np.asarray(graph.indptr, dtype=np.int64)
-        degree = np.diff(indptr)
-        order = np.argsort(degree, kind="stable")
-        sorted_degree = degree[order]
+        row = np.repeat(np.arange(n), np.diff(indptr))
         indices = torch.as_tensor(graph.indices.astype(np.int32), device=device)
         data = torch.as_tensor(np.asarray(graph.data), device=device).to(weight_dtype)
         self.batches = [[] for _ in range(self.n_batches)]
-        kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
-        for rows, width in _groups(order, sorted_degree, SMALL_SLOTS[kind]):
-            for b in range(self.n_batches):
-                slots = np.arange(b, width, self.n_batches)
-                if not len(slots):
-                    continue
-                step = max(1, BLOCK_SLOTS[kind] // len(slots))
+        for b in range(self.n_batches):
+            edges = np.arange(graph.nnz) if batch_of_edge is None else np.flatnonzero(batch_of_edge == b)
+            degree = np.bincount(row[edges], minlength=n)
+            first = np.concatenate([[0], np.cumsum(degree)[:-1]])
+            order = np.argsort(degree, kind="stable")
+            edges = torch.as_tensor(edges, device=device)
+            for rows, width in _groups(order, degree[order], SMALL_SLOTS[kind]):
+                step = max(1, BLOCK_SLOTS[kind] // width)
                 for start in range(0, len(rows), step):
-                    self.batches[b].append(self._block(rows[start:start + step], slots, indptr, degree,
-                                                       indices, data, device))
-
-    @staticmethod
-    def _block(rows, slots, indptr, degree, indices, data, device):
-        torch = import_torch()
-        valid = slots[None, :] < degree[rows][:, None]
-        position = np.where(valid, indptr[rows][:, None] + slots[None, :], 0)
-        position = torch.as_tensor(position, device=device)
-        valid = torch.as_tensor(valid, device=device)
-        partners = torch.where(valid, indices[position], 0)
-        weights = torch.where(valid, data[position], 0)
-        return Block(torch.as_tensor(rows, device=device), partners, weights)
+                    self.batches[b].append(_block(rows[start:start + step], width, first, degree, edges,
+                                                  indices, data, device))
 
     def blocks(self, batch=0):
         return self.batches[batch]
+
+
+def _block(rows, width, first, degree, edges, indices, data, device):
+    """The block of ``rows``: slot s of row r holds the row's s-th edge (``edges[first[r] + s]``)."""
+    torch = import_torch()
+    slots = np.arange(width)
+    valid = slots[None, :] < degree[rows][:, None]
+    position = torch.as_tensor(np.where(valid, first[rows][:, None] + slots[None, :], 0), device=device)
+    valid = torch.as_tensor(valid, device=device)
+    edge = edges[position]
+    partners = torch.where(valid, indices[edge], 0)
+    weights = torch.where(valid, data[edge], 0)
+    return Block(torch.as_tensor(rows, device=device), partners, weights)

@@ -1,13 +1,14 @@
 """Repulsion estimators for the normalized objective on torch tensors, as
-``engine/numba/repulsion.py`` defines them: each returns ``(R, Z)`` with
-R[i] = sum_j c(t_ij) (y_i - y_j) and Z = sum over pairs of q(t_ij).
+``engine/numba/repulsion.py`` defines them: each is called as ``(head, tail, a, b,
+epoch, same, dof=1.0)`` and returns ``(R, Z)`` with R[i] = sum_j c(t_ij) (y_i - y_j) and
+Z = sum over pairs of q(t_ij) (``dof``: the heavy-tailed kernel of ``kernels``).
 
 - ``Exact``: all pairs, in blocks of rows (``BLOCK_PAIRS`` pairs at a time): the
   reference, and the choice for small n.
 - ``Sampled``: m uniform partners per point per epoch, scaled to be unbiased (the
   ActUp/GiDR-DUN estimate); on a GPU it costs what UMAP's negative samples cost.
 - ``FFT``: FIt-SNE's grid interpolation (Linderman et al. 2019) for the Student-t
-  kernel in 1 or 2 dimensions, with torch.fft. Charges reach the grid nodes through
+  kernel (any dof) in 1 or 2 dimensions, with torch.fft. Charges reach the grid nodes through
   ``reduce.segment_sum`` (64-bit fixed point), so the grid does not depend on the
   order in which a GPU's threads add them.
 
@@ -30,7 +31,7 @@ class Exact:
 
     name = "exact"
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         torch = import_torch()
         n, n_tail = head.shape[0], tail.shape[0]
         R = torch.empty_like(head)
@@ -40,10 +41,10 @@ class Exact:
             stop = min(n, start + rows)
             diffs = [head[start:stop, d, None] - tail[None, :, d] for d in range(head.shape[1])]
             t = sum(diff * diff for diff in diffs)
-            c = kernels.normalized_repulsion_coefficient(t, a, b)
+            c, q = kernels.push_and_q(t, a, b, dof)
             for d, diff in enumerate(diffs):
                 R[start:stop, d] = (c * diff).sum(dim=1)
-            z[start:stop] = kernels.q_of_t(t, a, b).sum(dim=1)
+            z[start:stop] = q.sum(dim=1)
         Z = total(z)
         if same:
             Z -= n  # each point's q(0) = 1 with itself
@@ -60,7 +61,7 @@ class Sampled:
         self.seed = int(seed)
         self._random = None
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         torch = import_torch()
         if self._random is None or self._random.generator.device != head.device:
             self._random = StepRandom(self.seed, head.device)
@@ -75,9 +76,7 @@ class Sampled:
             partners = torch.randint(n_tail, (stop - start, m), generator=generator, device=head.device)
             diff = head[start:stop, None, :] - tail.index_select(0, partners.reshape(-1)).reshape(
                 stop - start, m, head.shape[1])
-            t = (diff * diff).sum(-1)
-            q = kernels.q_of_t(t, a, b)
-            c = kernels.normalized_repulsion_coefficient(t, a, b)
+            c, q = kernels.push_and_q((diff * diff).sum(-1), a, b, dof)
             if same:  # a draw of the point itself adds nothing (it still counts in the scale)
                 other = partners != torch.arange(start, stop, device=head.device)[:, None]
                 q = torch.where(other, q, 0.0)
@@ -100,7 +99,7 @@ class FFT:
         self.max_boxes = max_boxes
         self._cache = None
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         torch = import_torch()
         if a != 1.0 or b != 1.0:
             raise ValueError("FFT repulsion supports the Student-t kernel (a = b = 1) only")
@@ -110,12 +109,12 @@ class FFT:
             # a line inside a plane, with 4x finer boxes (see the numba backend)
             fine = FFT(self.n_interp, self.box_size / 4, self.min_boxes * 4, self.max_boxes)
             pad = (lambda Y: torch.cat([Y, torch.zeros_like(Y)], dim=1))
-            R, Z = fine(pad(head), pad(tail) if tail is not head else None, a, b, epoch, same)
+            R, Z = fine(pad(head), pad(tail) if tail is not head else None, a, b, epoch, same, dof)
             return R[:, :1].contiguous(), Z
         tail = head if tail is None else tail
-        return self._convolve(head, tail, same)
+        return self._convolve(head, tail, same, float(dof))
 
-    def _convolve(self, head, tail, same):
+    def _convolve(self, head, tail, same, dof=1.0):
         torch = import_torch()
 
         p = self.n_interp
@@ -123,7 +122,7 @@ class FFT:
         lo = float(both.min())
         n_boxes, box, N, size = fft_grid.geometry(lo, float(both.max()), p, self.box_size, self.min_boxes,
                                                   self.max_boxes)
-        K_hat = self._kernel_transform(N, box / p, size, head.device)
+        K_hat = self._kernel_transform(N, box / p, size, head.device, dof)
 
         # charges 1, y_x, y_y of the tail points on their box's p x p nodes
         tail64 = tail.double()
@@ -146,18 +145,19 @@ class FFT:
         z = phi[0]
         if same:
             # each point's interaction with itself as the grid sees it
-            own = torch.as_tensor(fft_grid.self_kernel(p, box / p), device=head.device)
+            own = torch.as_tensor(fft_grid.self_kernel(p, box / p, dof), device=head.device)
             z = z - torch.einsum("na,ab,nb->n", weights, own, weights)
         R = torch.stack([2.0 * (head64[:, 0] * phi[1] - phi[2]), 2.0 * (head64[:, 1] * phi[1] - phi[3])], dim=1)
         return R.to(head.dtype), total(z)
 
-    def _kernel_transform(self, N, h, size, device):
-        """FFT of q and q^2 sampled at grid lags, circulant-embedded in size x size (cached)."""
+    def _kernel_transform(self, N, h, size, device, dof=1.0):
+        """FFT of q and w (q^2 at dof = 1) sampled at grid lags, circulant-embedded in size x
+        size (cached)."""
         torch = import_torch()
-        key = (N, h, size, str(device))
+        key = (N, h, size, str(device), dof)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        K_hat = torch.fft.rfft2(torch.as_tensor(fft_grid.kernels_on_lags(size, h), device=device), dim=(1, 2))
+        K_hat = torch.fft.rfft2(torch.as_tensor(fft_grid.kernels_on_lags(size, h, dof), device=device), dim=(1, 2))
         self._cache = (key, K_hat)
         return K_hat
 

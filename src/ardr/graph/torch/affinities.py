@@ -63,10 +63,21 @@ def membership_strengths(distances, n_neighbors, local_connectivity=1.0):
 
 
 def conditional_gaussian(distances, perplexity):
-    """tSNE's conditional p_{j|i} over each point's neighbours (rows sum to 1; float32)."""
+    """tSNE's conditional p_{j|i} over each point's neighbours (rows sum to 1; float32).
+    Several perplexities (multiscale) give the mean of their rows."""
+    perplexities = np.atleast_1d(np.asarray(perplexity, dtype=np.float64))
+    rows = _perplexity_rows(distances.double() ** 2, float(np.log(perplexities[0])))
+    for value in perplexities[1:]:
+        rows += _perplexity_rows(distances.double() ** 2, float(np.log(value)))
+    if perplexities.size > 1:
+        rows /= perplexities.size
+    return rows.float()
+
+
+def _perplexity_rows(d, target):
+    """Row-stochastic Gaussian weights of squared distances d whose entropy is ``target``
+    (float64; beta by bisection, as ``graph.affinities._perplexity_rows``)."""
     torch = import_torch()
-    d = distances.double() ** 2
-    target = float(np.log(perplexity))
     d_min = d.min(dim=1).values[:, None]
     scale = (d - d_min).mean(dim=1)
     scale = torch.where(scale > 0, scale, 1.0)[:, None]
@@ -89,7 +100,7 @@ def conditional_gaussian(distances, perplexity):
         new_hi = torch.where(wide, hi, beta)
         new_beta = torch.where(wide, torch.where(torch.isinf(hi), beta * 2.0, (beta + hi) / 2.0), (lo + beta) / 2.0)
         lo, hi, beta = (torch.where(active, new, old) for new, old in ((new_lo, lo), (new_hi, hi), (new_beta, beta)))
-    return P.float()
+    return P
 
 
 def symmetrize(indices, weights, n, union):
