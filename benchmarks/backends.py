@@ -51,9 +51,10 @@ def main():
         source, n = DATASETS[name]
         X, y = ardr.datasets.load(source, n_samples=n, random_state=0)
         X = np.asarray(X, dtype=np.float32)
-        reference = ardr.PCA(solver="exact").fit_transform(X) if "pca" in args.methods else None
+        reference = ardr.PCA(2, solver="exact").fit_transform(X) if "pca" in args.methods else None
         for method in args.methods.split(","):
-            cls = {"umap": ardr.UMAP, "tsne": ardr.TSNE, "pca": ardr.PCA}[method]
+            cls = {"umap": ardr.UMAP, "tsne": ardr.TSNE,
+                   "pca": lambda **kw: ardr.PCA(2, solver="forces", **kw)}[method]
             scores = {}
             for backend in ("numba", "torch"):
                 t0 = time.perf_counter()

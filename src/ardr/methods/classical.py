@@ -52,6 +52,7 @@ from ..io import SaveMixin
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
 from ._contract import EstimatorContract
+from .backends import check_backend
 
 SOLVERS = ("forces", "exact")
 DISSIMILARITIES = ("euclidean", "precomputed")
@@ -439,7 +440,8 @@ class PCA(_Strain):
         """Fit the components. ``callbacks`` (solver="forces"): ``cb(epoch, Y) -> bool``
         given to the optimizer, as in the other classical estimators."""
         check_choice(self.solver, "solver", SOLVERS)
-        if self.solver == "exact":  # sampling, max_iter and init are the force solver's: ignored
+        check_backend(self.backend)
+        if self.solver == "exact":  # sampling, max_iter, init and device are the force solver's: ignored
             return self._fit_exact(X)
         if not isinstance(self.whiten, (bool, np.bool_)):
             raise ValueError(f"whiten must be True or False, got {self.whiten!r}")
