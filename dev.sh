@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
 #   ./dev.sh demo   install what is needed, embed scikit-learn's digits with UMAP into demo-output/
-#   ./dev.sh test   install what is needed (with the test extra), run the whole test suite
+#   ./dev.sh test   install what is needed (the test extra, torch 2.13.0 CPU build), run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${ARDR_VENV:-.venv}"
 
 ensure_venv() {
-    local extra="$1" stamp
+    local extra="$1" pins="${2:-}" stamp
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
         # Debian's python3 ships venv/ensurepip separately.
         if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -17,10 +17,11 @@ ensure_venv() {
         fi
     fi
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    stamp="$VENV/.ardr-installed-${extra:-base}-$(sha1sum pyproject.toml | cut -c1-12)"
+    stamp="$VENV/.ardr-installed-${extra:-base}-$(cat pyproject.toml dev.sh | sha1sum | cut -c1-12)"
     if [ ! -f "$stamp" ]; then
         "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e ".${extra:+[$extra]}"
+        # shellcheck disable=SC2086  # pins: several requirement words
+        "$VENV/bin/python" -m pip install -q -e ".${extra:+[$extra]}" $pins
         touch "$stamp"
     fi
 }
@@ -45,7 +46,9 @@ case "${1:-}" in
         "$VENV/bin/ardr" embed --dataset digits --method umap --seed 0 --out "${2:-demo-output}"
         ;;
     test)
-        ensure_venv test
+        # the torch backend's tests run on torch's CPU build; 2.13.0 is the version this
+        # machine image carries on local disk (any other version downloads gigabytes)
+        ensure_venv "test,torch" "torch==2.13.0"
         ensure_system_packages
         shift
         "$VENV/bin/python" -m pytest -q "$@"

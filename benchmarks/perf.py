@@ -46,7 +46,7 @@ def check_import(args):
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         base.append(time.perf_counter() - t0)
     loaded = _python("import sys, json, ardr; print(json.dumps(sorted(m for m in sys.modules "
-                     "if m.split('.')[0] in ('numba', 'pynndescent', 'matplotlib', 'sklearn', 'scipy'))))")
+                     "if m.split('.')[0] in ('numba', 'pynndescent', 'matplotlib', 'sklearn', 'scipy', 'torch'))))")
     return {"import_ardr_s": statistics.median(times), "python_startup_s": statistics.median(base),
             "heavy_modules_loaded": loaded}
 

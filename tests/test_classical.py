@@ -9,7 +9,8 @@ import pytest
 from ardr.methods import classical_exact as classical
 from ardr._threads import numba_threads
 from ardr.methods.classical import PCA, ClassicalMDS, Isomap, MetricMDS
-from ardr.engine.numba.gram import DenseGram, FeatureGram, StrainForces, spectral_norm
+from ardr.engine.numba.gram import DenseGram, FeatureGram
+from ardr.engine.strain import StrainForces, spectral_norm
 from ardr.engine.numba.stress import StressForces
 from ardr.explain.metrics import procrustes_error
 

@@ -36,6 +36,8 @@ METHOD_OPTIONS = (
     ("--dissimilarity", str, "mds: euclidean or precomputed"),
     ("--reg", float, "lle: regularization"),
     ("--max-iter", int, "iterations of iterative solvers"),
+    ("--backend", str, "numba (CPU, default) or torch: umap, tsne, pca, mds, isomap"),
+    ("--device", str, "torch backend: cpu, cuda or cuda:N (default: cuda when available)"),
 )
 FLAGS = ("--normalized",)
 

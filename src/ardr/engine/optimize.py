@@ -4,11 +4,14 @@ Per epoch: F = force_law.direction(Y, epoch); step = momentum * step + lr * gain
 optionally cap each point's step length; Y += step. UMAP uses a linearly decaying
 learning rate without momentum or gains; tSNE uses momentum (0.5 then 0.8) and
 delta-bar-delta gains. Callbacks see (epoch, Y) and may stop the run by returning True.
+
+Y may be a numpy array (the numba backend) or a torch tensor on any device (the torch
+backend): the loop uses only the operations of ``ardr.engine.arrays``.
 """
 
 from dataclasses import dataclass
 
-import numpy as np
+from .arrays import namespace
 
 
 @dataclass
@@ -49,30 +52,30 @@ def optimize(Y, force_law, schedule, *, callbacks=(), progress=None, first_epoch
     ``progress`` is an object with ``update(n)`` (a tqdm bar) or None. Returns the number
     of epochs run (fewer when a callback stops early).
     """
-    step = np.zeros_like(Y)
-    gains = np.ones_like(Y) if schedule.gains else None
+    xp = namespace(Y)
+    step = xp.zeros_like(Y)
+    gains = xp.ones_like(Y) if schedule.gains else None
     epoch = first_epoch
     for epoch in range(first_epoch, schedule.n_epochs):
         F = force_law.direction(Y, epoch)
-        if not np.isfinite(F).all():
+        if not xp.all_finite(F):
             raise FloatingPointError(f"the force became non-finite at epoch {epoch}")
         lr = schedule.rate(epoch)
         if gains is not None:
-            same_sign = np.sign(F) == np.sign(step)
-            gains = np.where(same_sign, gains + 0.2, gains * 0.8)
-            np.maximum(gains, schedule.min_gain, out=gains)
+            same_sign = xp.sign(F) == xp.sign(step)
+            gains = xp.where(same_sign, gains + 0.2, gains * 0.8)
+            xp.at_least(gains, schedule.min_gain)
             F = gains * F
         mu = schedule.momentum_at(epoch)
         if mu:
             step *= mu
             step += lr * F
         else:
-            np.multiply(F, lr, out=step)
+            step[...] = F * lr
         if schedule.max_step_norm is not None:
-            norms = np.sqrt(np.einsum("ij,ij->i", step, step))
-            too_long = norms > schedule.max_step_norm
-            if too_long.any():
-                step[too_long] *= (schedule.max_step_norm / norms[too_long])[:, None]
+            # each too long step scaled to the cap; the others multiplied by exactly 1
+            norms = xp.sqrt(xp.einsum("ij,ij->i", step, step))
+            step *= xp.at_most(schedule.max_step_norm / xp.at_least(norms, 1e-300), 1.0)[:, None]
         Y += step
         if progress is not None:
             progress.update(1)

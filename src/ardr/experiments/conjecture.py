@@ -1,5 +1,5 @@
 """``ardr reproduce conjecture``: the constant-factor ratio J(UMAP) / J(DK-LLE) over data
-sets and sizes (DESIGN 7).
+sets and sizes (docs/mathematics.md, 7).
 
 The conjecture: UMAP's output is within a constant factor c of the DK-LLE optimum,
 with c not growing with n. Per data set and size, on one fuzzy graph: ardr.UMAP (one

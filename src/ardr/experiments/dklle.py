@@ -1,6 +1,6 @@
 """``ardr reproduce dklle``: DK-LLE against UMAP, classical LLE and Laplacian eigenmaps.
 
-The paper's equivalence claim (DESIGN 6a, 7) as a measurement. Per data set, on ONE
+The paper's equivalence claim (docs/mathematics.md, 6a and 7) as a measurement. Per data set, on ONE
 fuzzy graph P (built by ardr.UMAP with the first seed; the other seeds reuse its
 neighbours): UMAP with several seeds, DK-LLE on P, classical LLE and Laplacian
 eigenmaps (the spectral layout of P). Each embedding gets 5-NN accuracy,

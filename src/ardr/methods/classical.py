@@ -4,7 +4,7 @@ Each has two solvers. ``solver="exact"`` is the reference (``ardr.methods.classi
 symmetric eigensolvers, scikit-learn's SMACOF; for PCA, scikit-learn's PCA itself, which
 is PCA's default). ``solver="forces"`` (the default of the others) starts from a random
 layout and moves it with attractions and repulsions on the one optimizer
-(``ardr.engine.optimize``): the strain force law (``ardr.engine.numba.gram``) for PCA,
+(``ardr.engine.optimize``): the strain force law (``ardr.engine.strain``) for PCA,
 classical MDS and Isomap, which differ only in their input kernel, and the stress
 force law (``ardr.engine.numba.stress``) for metric MDS. ``sampling=None`` sums forces over
 all partners exactly; an int m draws m random partners per point per epoch.
@@ -52,6 +52,7 @@ from ..io import SaveMixin
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
 from ._contract import EstimatorContract
+from .backends import check_backend
 
 SOLVERS = ("forces", "exact")
 DISSIMILARITIES = ("euclidean", "precomputed")
@@ -196,7 +197,8 @@ class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
     def _tolerance(self):
         return DEFAULT_TOL if self.tol is None else float(self.tol)
 
-    def _run(self, law, Y, callbacks, timings, *, learning_rate, momentum=0.0, max_step_norm=None, strain=True):
+    def _run(self, law, Y, callbacks, timings, *, learning_rate, momentum=0.0, max_step_norm=None, strain=True,
+             backend=None):
         """Move Y along ``law`` on the one optimizer (exact sums: constant rate, stop at ``tol``;
         sampled: linearly decaying rate); record the objective per epoch.
 
@@ -204,8 +206,14 @@ class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
         ``strain`` (which converges linearly), so is the estimated distance left, and the
         layout is not a saddle point (``StrainForces.at_saddle``). Sampled
         strain runs return the mean of their last SAMPLED_AVERAGE_FRACTION epochs' layouts
-        (:class:`AlignedAverage`)."""
+        (:class:`AlignedAverage`).
+
+        ``backend`` (``ardr.methods.backends``; None: numpy): the optimizer moves Y in the
+        backend's float64 arrays; callbacks and the bookkeeping see numpy copies. Returns numpy."""
         from ..engine.optimize import Schedule, optimize
+
+        host = (lambda Y: Y) if backend is None else backend.to_numpy
+        Y = Y if backend is None else backend.asarray(Y, dtype=np.float64)
 
         exact_sums = law.sampling is None
         n_epochs = self._epochs()
@@ -244,7 +252,8 @@ class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
             progress = tqdm(total=n_epochs, desc=type(self).__name__, unit="epoch", leave=False)
         t0 = time.perf_counter()
         try:
-            n_iter = optimize(Y, law, schedule, callbacks=[record], progress=progress)
+            n_iter = optimize(Y, law, schedule, callbacks=[lambda epoch, Y: record(epoch, host(Y))],
+                              progress=progress)
         finally:
             if progress is not None:
                 progress.close()
@@ -267,6 +276,7 @@ class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
         self.final_objective_ = law.objective(Y)
         self.gradient_norm_ = law.relative_gradient(Y)
         timings["final_objective"] = time.perf_counter() - t0
+        Y = host(Y)
         if exact_sums and not (left <= tol and self.gradient_norm_ <= tol) and n_iter == n_epochs:
             from sklearn.exceptions import ConvergenceWarning
 
@@ -281,18 +291,24 @@ class _Classical(EstimatorContract, TransformerMixin, BaseEstimator):
 
 
 class _Strain(_Classical):
-    """PCA, classical MDS and Isomap: the strain on an input kernel each builds itself."""
+    """PCA, classical MDS and Isomap: the strain on an input kernel each builds itself.
+
+    ``backend="torch"`` moves the forces solver's kernel products to a torch ``device``
+    (float64; see ``ardr.methods.backends``); the kernel is built on the host either way."""
 
     _sampled_epochs = MAX_ITER_SAMPLED_STRAIN
 
     def fit(self, X, y=None, *, callbacks=()):
         """Embed X. ``callbacks``: functions ``cb(epoch, Y) -> bool`` given to the optimizer
-        (solver="forces"; Y is the current layout; returning True stops the run)."""
-        from ..engine.numba.gram import STEP, StrainForces, spectral_norm
+        (solver="forces"; Y is the current layout, as numpy; returning True stops the run)."""
+        from ..engine.strain import STEP, StrainForces, spectral_norm
+        from .backends import get_backend
 
         seed = self._check_common()
         self._check_method_params()
         X = self._check_input(X)
+        # the exact solver is the numba backend's reference (SVD, eigensolvers) on the host
+        self._backend = get_backend(self.backend if self.solver == "forces" else "numba", self.device)
         self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
@@ -318,11 +334,12 @@ class _Strain(_Classical):
                 Y = self._start(kernel.n, self._dimensions(kernel), INIT_SCALE * np.sqrt(lam), seed)
                 law = StrainForces(kernel, sampling=self.sampling, seed=seed)
                 if self.sampling is None:
-                    Y = self._run(law, Y, callbacks, timings, learning_rate=STEP / lam, momentum=STRAIN_MOMENTUM)
+                    Y = self._run(law, Y, callbacks, timings, learning_rate=STEP / lam, momentum=STRAIN_MOMENTUM,
+                                  backend=self._backend)
                 else:
                     Y = self._run(law, Y, callbacks, timings, learning_rate=SAMPLED_STRAIN_STEP / lam,
                                   momentum=SAMPLED_STRAIN_MOMENTUM,
-                                  max_step_norm=SAMPLED_MAX_STEP * np.sqrt(lam / kernel.n))
+                                  max_step_norm=SAMPLED_MAX_STEP * np.sqrt(lam / kernel.n), backend=self._backend)
             self.embedding_ = principal_axes(Y)
             self._after_fit(X, kernel)
         timings["total"] = sum(timings.values())
@@ -360,10 +377,8 @@ class _Strain(_Classical):
 
     def _landmark_kernel(self, delta_from_landmarks, landmarks):
         """FeatureGram of the triangulated landmark coordinates (centred)."""
-        from ..engine.numba.gram import FeatureGram
-
         self._landmark_map = classical.LandmarkMap(delta_from_landmarks[:, landmarks], self.n_components)
-        kernel = FeatureGram(self._landmark_map.features(delta_from_landmarks))
+        kernel = self._backend.FeatureGram(self._landmark_map.features(delta_from_landmarks))
         self._feature_mean = kernel.mean
         self.landmarks_ = landmarks
         self.variant_ = "landmark"
@@ -396,7 +411,8 @@ class PCA(_Strain):
 
     def __init__(self, n_components=None, *, copy=True, whiten=False, svd_solver="auto", tol=None,
                  iterated_power="auto", n_oversamples=10, power_iteration_normalizer="auto", random_state=None,
-                 solver="exact", sampling=None, max_iter=None, init="random", n_jobs=-1, verbose=False):
+                 solver="exact", sampling=None, max_iter=None, init="random", n_jobs=-1, verbose=False,
+                 backend="numba", device=None):
         self.n_components = n_components
         self.copy = copy
         self.whiten = whiten
@@ -412,6 +428,8 @@ class PCA(_Strain):
         self.init = init
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
 
     _NOT_APPLICABLE = {
         "check_transformer_n_iter": "max_iter caps the epochs of solver='forces', which sets n_iter_; the default "
@@ -422,7 +440,8 @@ class PCA(_Strain):
         """Fit the components. ``callbacks`` (solver="forces"): ``cb(epoch, Y) -> bool``
         given to the optimizer, as in the other classical estimators."""
         check_choice(self.solver, "solver", SOLVERS)
-        if self.solver == "exact":  # sampling, max_iter and init are the force solver's: ignored
+        check_backend(self.backend)
+        if self.solver == "exact":  # sampling, max_iter, init and device are the force solver's: ignored
             return self._fit_exact(X)
         if not isinstance(self.whiten, (bool, np.bool_)):
             raise ValueError(f"whiten must be True or False, got {self.whiten!r}")
@@ -475,9 +494,7 @@ class PCA(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from ..engine.numba.gram import FeatureGram
-
-        kernel = FeatureGram(X)
+        kernel = self._backend.FeatureGram(X)
         self.mean_ = kernel.mean
         self.n_features_in_ = X.shape[1]
         return kernel
@@ -595,7 +612,7 @@ class ClassicalMDS(_Strain):
 
     def __init__(self, n_components=2, *, dissimilarity="euclidean", solver="forces", sampling=None,
                  n_landmarks=None, max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1,
-                 verbose=False):
+                 verbose=False, backend="numba", device=None):
         self.n_components = n_components
         self.dissimilarity = dissimilarity
         self.solver = solver
@@ -607,6 +624,8 @@ class ClassicalMDS(_Strain):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.backend = backend
+        self.device = device
 
     def _check_method_params(self):
         check_choice(self.dissimilarity, "dissimilarity", DISSIMILARITIES)
@@ -623,17 +642,15 @@ class ClassicalMDS(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from ..engine.numba.gram import DenseGram, FeatureGram
-
         self.landmarks_ = None
         if self.dissimilarity == "euclidean":
             self.variant_ = "features"
-            return FeatureGram(X)
+            return self._backend.FeatureGram(X)
         n = X.shape[0]
         n_landmarks = self._landmark_count(n, "the double-centred matrix B")
         if n_landmarks is None:
             self.variant_ = "dense"
-            return DenseGram(classical.gram_from_dissimilarities(X))
+            return self._backend.DenseGram(classical.gram_from_dissimilarities(X))
         landmarks = classical.choose_landmarks(n, n_landmarks, seed)
         return self._landmark_kernel(X[landmarks], landmarks)
 
@@ -653,7 +670,9 @@ class Isomap(_Strain):
 
     def __init__(self, n_neighbors=5, n_components=2, *, n_landmarks=None, solver="forces", sampling=None,
                  max_iter=None, tol=1e-7, init="random", random_state=None, n_jobs=-1, verbose=False,
-                 metric="euclidean", metric_kwds=None):
+                 metric="euclidean", metric_kwds=None, backend="numba", device=None):
+        self.backend = backend
+        self.device = device
         self.metric = metric
         self.metric_kwds = metric_kwds
         self.n_neighbors = n_neighbors
@@ -686,8 +705,6 @@ class Isomap(_Strain):
         return X
 
     def _kernel(self, X, seed):
-        from ..engine.numba.gram import DenseGram
-
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
         n_landmarks = self._landmark_count(n, "all-pairs geodesic distances")
@@ -701,7 +718,7 @@ class Isomap(_Strain):
             self.dist_matrix_ = G
             B = np.square(G)
             self._mean_squares = B.mean(axis=1)
-            return DenseGram(classical.double_centre(B))
+            return self._backend.DenseGram(classical.double_centre(B))
         landmarks = classical.choose_landmarks(n, n_landmarks, seed)
         delta = classical.geodesic_distances(graph, landmarks)
         self.landmark_distances_ = delta

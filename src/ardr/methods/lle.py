@@ -1,4 +1,4 @@
-"""Locally linear embedding: classical LLE (Roweis & Saul) and DK-LLE (DESIGN 6a).
+"""Locally linear embedding: classical LLE (Roweis & Saul) and DK-LLE (docs/mathematics.md, 6a).
 
 ``LLE`` reconstructs each point from its k neighbours with weights summing to one,
 then takes the bottom eigenvectors of the sparse M = (I - W)^T (I - W) after the
@@ -244,7 +244,7 @@ def _box_scale(Y):
 
 
 class DKLLE(EstimatorContract, BaseEstimator):
-    """Double-kernel LLE (DESIGN 6a): LLE whose reconstruction weights come from UMAP's
+    """Double-kernel LLE (docs/mathematics.md, 6a): LLE whose reconstruction weights come from UMAP's
     fuzzy input graph times the output kernel q = 1 / (1 + a t^b), with repulsive
     offsets from the output kernel, iterated to a stationary point of UMAP's effective
     objective J. Every outer iteration decreases J (backtracking line search).
@@ -253,7 +253,7 @@ class DKLLE(EstimatorContract, BaseEstimator):
     ``metric``), or given: ``precomputed_graph`` takes a sparse symmetric matrix or a
     fitted ardr.UMAP (its ``graph_``, ``a_`` and ``b_``), so a comparison with UMAP can
     use the very same P. ``init``: "spectral" (UMAP's start), "umap-epoch" (UMAP's state
-    after its first epoch, which decides where isolated clusters land; DESIGN 6a),
+    after its first epoch, which decides where isolated clusters land; docs/mathematics.md, 6a),
     "pca", "random" or an array. ``repulsion``: "auto" (exact all-pairs sums up to
     ardr.engine.numba.dklle.EXACT_MAX_ROWS points, grid estimate above), "exact" or "grid".
     ``solver``: "auto" (sparse direct up to DIRECT_MAX_ROWS, conjugate gradients

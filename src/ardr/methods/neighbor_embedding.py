@@ -11,13 +11,12 @@ from ..graph import affinities, initialization, ordering
 from ..engine.numba import kernels
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
-from ..engine.numba import graph as graph_forces
 from ._contract import EstimatorContract
-from ..engine.numba import repulsion as repulsion_estimators
 from ..graph.affinities import check_affinities
 from ..graph.distances import canonical as canonical_metric
-from ..graph.neighbors import METHODS as KNN_METHODS, check_precomputed, exact_knn, nearest_neighbors
+from ..graph.neighbors import METHODS as KNN_METHODS, check_precomputed, exact_knn
 from ..engine.optimize import Schedule, optimize
+from .backends import check_backend, get_backend
 
 INPUT_KERNELS = ("umap", "tsne")
 REPULSIONS = ("auto", "sampled", "exact", "fft")
@@ -59,6 +58,10 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
     (one returning True stops the run), and ``fit(X, affinities=P)`` with a user's
     symmetric P (sparse or dense, or an object with a ``P`` attribute, as openTSNE's).
 
+    ``backend="numba"`` (default) runs on the CPU's compiled kernels; ``backend="torch"``
+    runs the neighbour search, input kernel and force law on a torch ``device`` ("cpu",
+    "cuda", "cuda:N"; None: "cuda" when available, else "cpu"; ``pip install ardr[torch]``).
+
     Attributes after fit: ``embedding_`` (float32), ``graph_`` (sparse input kernel),
     ``knn_indices_``, ``knn_dists_``, ``a_``, ``b_``, ``n_epochs_``, ``timings_``
     (seconds per stage), ``n_features_in_``, ``n_iter_`` (iterations run: fewer when a
@@ -73,7 +76,8 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                  metric_kwds=None, n_epochs=None, learning_rate="auto", negative_sample_rate=5, repulsion="auto",
                  early_exaggeration=None, exaggeration_epochs=250, init="spectral",
                  precomputed_knn=None, knn_method="auto", random_state=None, n_jobs=-1, verbose=False,
-                 exaggeration=None, dof=1.0, callbacks=None, callbacks_every_iters=50):
+                 exaggeration=None, dof=1.0, callbacks=None, callbacks_every_iters=50, backend="numba",
+                 device=None):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.input_kernel = input_kernel
@@ -101,6 +105,8 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         self.dof = dof
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
+        self.backend = backend
+        self.device = device
 
     def _config(self):
         """The engine's settings; presets translate their own parameters here."""
@@ -115,6 +121,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         canonical_metric(c.metric, c.metric_kwds)
         check_choice(c.repulsion, "repulsion", REPULSIONS)
         check_choice(c.knn_method, "knn_method", KNN_METHODS)
+        check_backend(c.backend)
         if not isinstance(c.normalized, (bool, np.bool_)):
             raise ValueError(f"normalized must be True or False, got {c.normalized!r}")
         check_int(c.n_components, "n_components", low=1)
@@ -189,6 +196,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             self.n_features_in_ = X.shape[1]
         self.a_, self.b_ = a, b
         self._k = k
+        backend = self._engine()
         timings = {}
         with numba_threads(c.n_jobs):
             t0 = time.perf_counter()
@@ -197,8 +205,9 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             elif c.precomputed_knn is not None:
                 idx, dist = check_precomputed(c.precomputed_knn, n, n_knn)
             else:
-                idx, dist = nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
-                                              method=c.knn_method, random_state=seed, n_jobs=c.n_jobs, verbose=c.verbose)
+                idx, dist = backend.nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
+                                                      method=c.knn_method, random_state=seed, n_jobs=c.n_jobs,
+                                                      verbose=c.verbose)
             timings["knn"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             P = self._input_kernel(idx, dist, k) if P_user is None else P_user
@@ -211,14 +220,15 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             self.n_epochs_ = self._default_epochs(n)
             P_used = self._prune(P, self.n_epochs_) if not c.normalized else P
             # optimize in a cache-friendly numbering of the points, then number them back
-            order = ordering.locality_order(P_used)
-            P_used, Y = ordering.permute_graph(P_used, order), Y[order]
+            order = ordering.locality_order(P_used) if backend.reorders_points else np.arange(n)
+            if backend.reorders_points:
+                P_used, Y = ordering.permute_graph(P_used, order), Y[order]
             law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
             hooks = self._callback_hooks(P_used, law, order)
             self.n_iter_ = self._optimize(Y, law, schedule, "optimize", callbacks=hooks)
             timings["optimize"] = time.perf_counter() - t0
             if c.normalized:
-                self.final_objective_ = self.kl_divergence_ = graph_forces.kl_divergence(
+                self.final_objective_ = self.kl_divergence_ = backend.kl_divergence(
                     P_used, Y, a, b, law.repulsion, c.dof)
             Y[order] = Y.copy()
         timings["total"] = sum(timings.values())
@@ -242,15 +252,20 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                              f"got shape {D.shape}")
         return D
 
+    def _engine(self):
+        """The backend of this configuration (``ardr.methods.backends``)."""
+        c = self._cfg
+        return get_backend(getattr(c, "backend", "numba"), getattr(c, "device", None))
+
     def _input_kernel(self, idx, dist, k):
         c = self._cfg
         if c.input_kernel == "umap":
-            P = affinities.umap_graph(idx, dist, k)
+            P = self._engine().umap_graph(idx, dist, k)
             if c.normalized:
                 P = P.copy()
                 P.data /= P.data.sum()
             return P
-        return affinities.tsne_affinities(idx, dist, k)  # k: one perplexity or several (multiscale)
+        return self._engine().tsne_affinities(idx, dist, k)  # k: one perplexity or several (multiscale)
 
     def _default_epochs(self, n):
         c = self._cfg
@@ -312,22 +327,23 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                 choice = "exact"
             else:
                 choice = "fft" if c.n_components <= 2 else "sampled"
+        estimators = self._engine().repulsion
         if choice == "exact":
-            return repulsion_estimators.Exact()
+            return estimators.Exact()
         if choice == "fft":
-            return repulsion_estimators.FFT()
+            return estimators.FFT()
         # As many partners per point as UMAP draws per epoch (rate x neighbours): the
         # per-point estimate is noisy, Z (a sum over all samples) is not.
         neighbours = self.knn_indices_.shape[1] if self.knn_indices_ is not None else max(1, P.nnz // n)
-        return repulsion_estimators.Sampled(c.negative_sample_rate * neighbours, seed)
+        return estimators.Sampled(c.negative_sample_rate * neighbours, seed)
 
     def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None):
         """The force law and schedule of this configuration (fit: tail None; transform: fixed tail)."""
         c = self._cfg
         if not c.normalized:
             batches = UMAP_STEPS_PER_EPOCH
-            law = graph_forces.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
-                                                  seed=seed, tail=tail, n_batches=batches)
+            law = self._engine().SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
+                                                    seed=seed, tail=tail, n_batches=batches)
             lr = 1.0 if c.learning_rate == "auto" else float(c.learning_rate)
             return law, Schedule(n_epochs=n_epochs * batches, learning_rate=lr, decay="linear",
                                  max_step_norm=UMAP_MAX_STEP)
@@ -341,8 +357,8 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         def exaggeration_at(epoch):
             return exaggeration if epoch < early else late
 
-        law = graph_forces.NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed, P),
-                                            exaggeration=exaggeration_at, tail=tail, dof=c.dof)
+        law = self._engine().NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed, P),
+                                              exaggeration=exaggeration_at, tail=tail, dof=c.dof)
         if c.learning_rate == "auto":
             # openTSNE / Belkina et al.: n / exaggeration, at least 200 (KL gradient / 4 units);
             # a tenth of that when the repulsion is sampled, whose noise the gains would
@@ -358,18 +374,23 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         return law, schedule
 
     def _optimize(self, Y, law, schedule, desc, callbacks=()):
-        """Run the optimizer; returns the number of epochs run."""
+        """Move Y (numpy, in place) along the law in the backend's arrays; returns the number
+        of epochs run. Callbacks see the backend's arrays."""
         c = self._cfg
+        backend = self._engine()
+        moving = backend.asarray(Y)
         progress = None
         if c.verbose:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=schedule.n_epochs, desc=desc, unit="step", leave=False)
         try:
-            return optimize(Y, law, schedule, callbacks=callbacks, progress=progress)
+            return optimize(moving, law, schedule, callbacks=callbacks, progress=progress)
         finally:
             if progress is not None:
                 progress.close()
+            if moving is not Y:
+                Y[...] = backend.to_numpy(moving)
 
     def _callback_hooks(self, P, law, order):
         """The user's callbacks as optimizer hooks, with openTSNE's semantics: every
@@ -386,9 +407,10 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         def hook(epoch, Y):
             if (epoch + 1) % every:
                 return False
-            error = graph_forces.kl_divergence(P, Y, law.a, law.b, law.repulsion, law.dof)
-            embedding = np.empty_like(Y)
-            embedding[order] = Y
+            backend = self._engine()
+            error = backend.kl_divergence(P, Y, law.a, law.b, law.repulsion, law.dof)
+            embedding = np.empty((Y.shape[0], Y.shape[1]))
+            embedding[order] = backend.to_numpy(Y)
             return any(bool(callback(epoch + 1, error, embedding)) for callback in callbacks)
 
         return (hook,)
@@ -479,7 +501,7 @@ class UMAP(ARDR):
     def __init__(self, n_neighbors=15, min_dist=0.1, spread=1.0, n_components=2, metric="euclidean",
                  n_epochs=None, learning_rate=1.0, negative_sample_rate=5, init="spectral",
                  random_state=None, n_jobs=-1, verbose=False, *, metric_kwds=None, normalized=False,
-                 precomputed_knn=None, knn_method="auto"):
+                 precomputed_knn=None, knn_method="auto", backend="numba", device=None):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.spread = spread
@@ -496,6 +518,8 @@ class UMAP(ARDR):
         self.normalized = normalized
         self.precomputed_knn = precomputed_knn
         self.knn_method = knn_method
+        self.backend = backend
+        self.device = device
 
     def _preset(self):
         from types import SimpleNamespace
@@ -526,7 +550,7 @@ class TSNE(ARDR):
                  dof=1.0, learning_rate="auto", max_iter=None, exaggeration_epochs=250, init="pca",
                  metric="euclidean", metric_kwds=None, method=None, repulsion="auto", callbacks=None, callbacks_every_iters=50,
                  random_state=None, n_jobs=-1, verbose=False, negative_sample_rate=5, precomputed_knn=None,
-                 knn_method="auto", n_iter="deprecated"):
+                 knn_method="auto", n_iter="deprecated", backend="numba", device=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -549,6 +573,8 @@ class TSNE(ARDR):
         self.precomputed_knn = precomputed_knn
         self.knn_method = knn_method
         self.n_iter = n_iter
+        self.backend = backend
+        self.device = device
 
     def _preset(self):
         from types import SimpleNamespace

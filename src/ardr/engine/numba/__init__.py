@@ -11,8 +11,8 @@ tail (the fitted embedding).
 - ``graph.NormalizedForces``: the normalized (tSNE) objective: exact attraction on
   the graph, repulsion divided by Z from a pluggable estimator
   (``repulsion.Exact``, ``repulsion.Sampled``, ``repulsion.FFT``).
-- ``gram.StrainForces`` (with ``FeatureGram`` / ``DenseGram`` kernels): classical strain,
+- ``gram.FeatureGram`` / ``gram.DenseGram``: the kernels of the strain law (``engine/strain.py``),
   whose minimizers are PCA, classical MDS and Isomap.
 - ``stress.StressForces``: metric MDS stress on sampled pairs.
-- ``dklle``: DK-LLE's objective J, its weights and the LLE step (DESIGN 6a).
+- ``dklle``: DK-LLE's objective J, its weights and the LLE step (docs/mathematics.md, 6a).
 """

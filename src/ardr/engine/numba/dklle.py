@@ -1,4 +1,4 @@
-"""DK-LLE (DESIGN 6a): UMAP's effective objective J, the double-kernel weights it
+"""DK-LLE (docs/mathematics.md, 6a): UMAP's effective objective J, the double-kernel weights it
 induces, and the LLE step that minimizes it.
 
 With t_ij = |y_i - y_j|^2, P the fuzzy input graph (degrees deg_i), a, b the output
@@ -563,7 +563,7 @@ def solve_cg(L, rhs, *, x0=None, rtol=1e-4, max_iter=500):
 def annealed_shift(max_iter, start=1e-1, end=1e-3, fraction=2.0 / 3.0):
     """mu(k): geometric from ``start`` to ``end`` over the first ``fraction`` of the
     iterations, then ``end``. Early damping keeps the start's global arrangement while
-    the local structure forms; the small final shift lets J converge (DESIGN 6a)."""
+    the local structure forms; the small final shift lets J converge (docs/mathematics.md, 6a)."""
     span = max(1.0, fraction * max_iter)
 
     def shift(k):

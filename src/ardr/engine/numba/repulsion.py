@@ -17,6 +17,7 @@ attraction + R / Z.
 import numba
 import numpy as np
 
+from .. import fft_grid
 from .fastmath import fast_pow
 from .kernels import heavy_tailed_q, heavy_tailed_repulsion_coefficient, normalized_repulsion_coefficient, q_of_t
 from .rng import draw_index, stream_key
@@ -175,14 +176,8 @@ class FFT:
         p = self.n_interp
         both = np.vstack([head, tail]) if tail is not head else head
         lo = float(both.min())
-        span = max(float(both.max()) - lo, 1e-12)
-        # Boxes of exactly box_size while the layout spans min_boxes..max_boxes of them (so
-        # the kernel's transform is reused between epochs); finer boxes for a small layout,
-        # coarser ones (less accurate, bounded memory) for a layout wider than max_boxes.
-        n_boxes = min(self.max_boxes, max(self.min_boxes, int(np.ceil(span / self.box_size))))
-        box = span * (1 + 1e-9) / n_boxes if n_boxes in (self.min_boxes, self.max_boxes) else self.box_size
-        N = n_boxes * p
-        size = scipy.fft.next_fast_len(2 * N, real=True)
+        n_boxes, box, N, size = fft_grid.geometry(lo, float(both.max()), p, self.box_size, self.min_boxes,
+                                                  self.max_boxes)
         K_hat = self._kernel_transform(N, box / p, size, dof)
 
         # charges 1, y_x, y_y on the tail's nodes; the charge-1 grid is convolved twice,
@@ -202,7 +197,7 @@ class FFT:
         z = np.empty(head.shape[0])
         # each point's interaction with itself as the grid sees it is taken out of Z (not
         # q(0) = 1: interpolation error at zero lag would otherwise bias Z for sparse layouts)
-        self_kernel = _self_kernel(p, box / p, dof) if same else np.zeros((p * p, p * p))
+        self_kernel = fft_grid.self_kernel(p, box / p, dof) if same else np.zeros((p * p, p * p))
         _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z)
         return R, float(z.sum())
 
@@ -215,31 +210,9 @@ class FFT:
         cache = getattr(self, "_cache", None)
         if cache is not None and cache[0] == key:
             return cache[1]
-        m = np.arange(size)
-        lags = np.minimum(m, size - m) * h  # lag min(m, size - m) at index m
-        r2 = lags[:, None] ** 2 + lags[None, :] ** 2
-        q, w = _grid_kernels(r2, dof)
-        K_hat = scipy.fft.rfft2(np.stack([q, w]).astype(np.float32), axes=(1, 2), workers=-1)
+        K_hat = scipy.fft.rfft2(fft_grid.kernels_on_lags(size, h, dof), axes=(1, 2), workers=-1)
         self._cache = (key, K_hat)
         return K_hat
-
-
-def _grid_kernels(r2, dof):
-    """q = (1 + r2/dof)^-dof and the repulsion's w = (1 + r2/dof)^(-dof-1) (1/(1 + r2), its
-    square at dof = 1) at squared lags r2."""
-    if dof == 1.0:
-        q = 1.0 / (1.0 + r2)
-        return q, q * q
-    base = 1.0 + r2 / dof
-    return base**-dof, base ** (-dof - 1.0)
-
-
-def _self_kernel(p, h, dof=1.0):
-    """q between the p x p interpolation nodes of one box (flat order as in _interpolation)."""
-    k = np.arange(p)
-    dx = (k[:, None, None, None] - k[None, None, :, None]) * h
-    dy = (k[None, :, None, None] - k[None, None, None, :]) * h
-    return _grid_kernels(dx**2 + dy**2, dof)[0].reshape(p * p, p * p)
 
 
 def _pad(Y):

@@ -1,4 +1,4 @@
-"""Stress: metric MDS as attractions and repulsions (DESIGN section 5).
+"""Stress: metric MDS as attractions and repulsions (docs/mathematics.md, section 5).
 
 sigma(Y) = sum_{i<j} (d_ij - delta_ij)^2 with d_ij = ||y_i - y_j||. Minus half its
 gradient is the force
