@@ -10,8 +10,9 @@ from .rng import draw_index, stream_key
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
-                  a, b, negative_rate, seed, attraction_scale, clip_value, out):
-    """One step: the edges of row i in this step's batch are indptr[i]:indptr[i + 1]."""
+                  a, b, negative_rate, seed, keys, attraction_scale, repulsion_scale, clip_value, out):
+    """One step: the edges of row i in this step's batch are indptr[i]:indptr[i + 1].
+    Point i draws its negative samples from the stream keyed by (seed, step, keys[i])."""
     n = head.shape[0]
     n_tail = tail.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
@@ -38,7 +39,7 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
         # negative_rate uniform draws per visit, keyed by (seed, step, point); the self
         # pair has t = 0 and so no push
         for i in range(lo, hi):
-            key = stream_key(seed, step, i)
+            key = stream_key(seed, step, keys[i])
             base = first[i - lo] * negative_rate
             for s in range((first[i - lo + 1] - first[i - lo]) * negative_rate):
                 push[base + s] = draw_index(key, s, n_tail)
@@ -50,7 +51,7 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
         for p in range(m):
             pull_coef[p] = attraction_coefficient(pull_coef[p], a, b)
         for p in range(m * negative_rate):
-            push_coef[p] = umap_repulsion_coefficient(push_coef[p], a, b)
+            push_coef[p] = repulsion_scale * umap_repulsion_coefficient(push_coef[p], a, b)
         for i in range(lo, hi):
             r = i - lo
             for d in range(head.shape[1]):
@@ -194,7 +195,8 @@ def _split_batches(graph, n_batches):
 class SampledGraphForces:
     """UMAP's force law: each edge is visited in proportion to its weight, each visit
     pulls with the kernel's attraction and pushes from ``negative_rate`` random tail
-    points; every term is clipped to [-clip, clip].
+    points (scaled by ``repulsion_strength``, umap-learn's gamma); every term is clipped
+    to [-clip, clip].
 
     An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges
     b, b + n_batches, ... of each point's row. All points move after every step, so the
@@ -204,11 +206,16 @@ class SampledGraphForces:
 
     With head = tail the graph is symmetric and UMAP moves both ends of an edge, so each
     point's own pull counts twice (``attraction_scale = 2``); a transform moves only the
-    new points (scale 1).
+    new points (scale 1). ``point_keys`` (default: the row numbers) key each head
+    point's random stream, so a transform can key a new point by its content and place
+    it independently of the other points of its batch. ``density`` is an optional extra
+    term with ``direction(Y, epoch)`` (densMAP's, :mod:`.density`), spread evenly over
+    an epoch's steps.
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
-                 attraction_scale=None, clip_value=4.0, n_batches=1):
+                 attraction_scale=None, repulsion_strength=1.0, clip_value=4.0, n_batches=1,
+                 point_keys=None, density=None):
         self.n_batches = int(n_batches)
         self.batch_indptr, self.indices, weights = _split_batches(graph, self.n_batches)
         self.a, self.b = float(a), float(b)
@@ -216,7 +223,11 @@ class SampledGraphForces:
         self.seed = int(seed)
         self.tail = tail
         self.attraction_scale = float(attraction_scale if attraction_scale is not None else (2.0 if tail is None else 1.0))
+        self.repulsion_strength = float(repulsion_strength)
         self.clip_value = float(clip_value)
+        self.point_keys = (np.arange(graph.shape[0], dtype=np.uint64) if point_keys is None
+                           else np.ascontiguousarray(point_keys, dtype=np.uint64))
+        self.density = density
         w_max = weights.max() if weights.size else 1.0
         with np.errstate(divide="ignore"):
             self.epochs_per_sample = np.where(weights > 0, w_max / weights, np.inf)
@@ -230,9 +241,13 @@ class SampledGraphForces:
             self._out = np.empty_like(Y)
         tail = Y if self.tail is None else self.tail
         kernel = _sampled_step_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _sampled_step_serial
+        epoch = step // self.n_batches
         kernel(Y, tail, self.batch_indptr[step % self.n_batches], self.indices, self.epochs_per_sample,
-               self.next_sample, step // self.n_batches, step, self.a, self.b, self.negative_rate, self.seed,
-               self.attraction_scale, self.clip_value, self._out)
+               self.next_sample, epoch, step, self.a, self.b, self.negative_rate, self.seed, self.point_keys,
+               self.attraction_scale, self.repulsion_strength, self.clip_value, self._out)
+        extra = self.density.direction(Y, epoch) if self.density is not None else None
+        if extra is not None:
+            self._out += extra / self.n_batches
         return self._out
 
 

@@ -1,0 +1,34 @@
+"""From the embedding back to the data: ``inverse_transform`` of the neighbour embeddings.
+
+A point y of the embedding space is mapped to the average of the input rows of its k
+nearest embedded training points, each weighted by the output kernel
+q(d) = 1 / (1 + a d^{2b}) of its distance to y (a Nadaraya-Watson regression with the
+embedding's own kernel). umap-learn instead gathers min(n_features, n) neighbours
+through a Delaunay triangulation and then runs an SGD in the input space; on held-out
+digits (1,497 training rows, 300 test points placed by transform, mean squared error
+against the true rows) it reaches 8.72 where the q-weighted average of the 15 nearest
+reaches 6.05, in milliseconds rather than 18 s (``benchmarks/parity.py inverse``).
+"""
+
+import numpy as np
+
+from ..graph.neighbors import exact_knn
+
+# Input rows gathered per query block: bounds the k x n_features temporary.
+_BLOCK_ELEMENTS = 8_000_000
+
+
+def inverse_map(embedding, X_fit, Y, a, b, k):
+    """Rows in the data space for the embedded points ``Y`` (float64, len(Y) x n_features)."""
+    k = max(1, min(int(k), embedding.shape[0]))
+    idx, dist = exact_knn(np.asarray(embedding, dtype=np.float32), k, queries=np.asarray(Y, dtype=np.float32),
+                          exclude_self=False)
+    d = dist.astype(np.float64)
+    weights = 1.0 / (1.0 + a * d ** (2.0 * b))
+    weights /= weights.sum(axis=1, keepdims=True)
+    out = np.empty((Y.shape[0], X_fit.shape[1]))
+    rows = max(1, _BLOCK_ELEMENTS // (k * X_fit.shape[1]))
+    for start in range(0, Y.shape[0], rows):
+        block = slice(start, start + rows)
+        out[block] = np.einsum("ik,ikd->id", weights[block], X_fit[idx[block]], dtype=np.float64)
+    return out
