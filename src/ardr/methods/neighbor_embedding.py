@@ -369,7 +369,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
             return exaggeration if epoch < early else 1.0
 
         law = graph_forces.NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed),
-                                            exaggeration=exaggeration_at, tail=tail)
+                                            exaggeration=exaggeration_at, tail=tail,
+                                            pointwise=tail is not None, point_keys=point_keys)
         if c.learning_rate == "auto":
             # openTSNE / Belkina et al.: n / exaggeration, at least 200 (KL gradient / 4 units);
             # a tenth of that when the repulsion is sampled, whose noise the gains would
@@ -462,9 +463,10 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         Y = np.asarray((P.multiply(1.0 / row_sum[:, None])) @ ref)
         seed = self._seed + 1
         if c.normalized:
-            P = P.multiply(1.0 / (row_sum[:, None] * m)).tocsr()
-            law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, 250, tail=ref)
-            schedule.learning_rate = 0.1 * m
+            # each row sums to one: the KL divergence of the point's own row
+            P = P.multiply(1.0 / row_sum[:, None]).tocsr()
+            law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, 250, tail=ref, point_keys=keys)
+            schedule.learning_rate = 0.1
             schedule.early_epochs = 0
             schedule.max_step_norm = 1.0
         else:

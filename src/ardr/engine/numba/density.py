@@ -19,12 +19,12 @@ import numba
 import numpy as np
 
 from .fastmath import fast_pow
+from .graph import PARALLEL_MIN_ROWS
 from .kernels import attraction_coefficient, clip
 
 LOG_EPSILON = 1e-8  # umap-learn's guard inside the logarithm of a radius
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _embedding_radii(Y, indptr, indices, a, b, log_radius, phi_sum):
     """re_i and phi_sum_i = 2 sum_j q(t_ij) (umap-learn counts an edge from both ends)."""
     n, dim = Y.shape
@@ -44,7 +44,6 @@ def _embedding_radii(Y, indptr, indices, a, b, log_radius, phi_sum):
         log_radius[i] = np.log(LOG_EPSILON + (s_r / s_phi if s_phi > 0.0 else 0.0))
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _density_force(Y, indptr, indices, mu, a, b, log_radius, phi_sum, weight, coef_scale, rate_scale,
                    clip_value, out):
     """out[i] = rate_scale * sum_j mu_ij clip(2 g_ij (y_i - y_j)), with
@@ -68,6 +67,14 @@ def _density_force(Y, indptr, indices, mu, a, b, log_radius, phi_sum, weight, co
             g = coef_scale * (weight[i] * dr_i + weight[j] * dr_j) / mu[e]
             for d in range(dim):
                 out[i, d] += rate_scale * mu[e] * clip(2.0 * g * (Y[i, d] - Y[j, d]), clip_value)
+
+
+# compiled twice, as UMAP's step: serial below PARALLEL_MIN_ROWS, where launching a parallel
+# region every epoch costs more than the work (digits on a busy 2-core machine: 11.6 s
+# of optimization in parallel, 4.6 s serial)
+_KERNELS = {parallel: tuple(numba.njit(parallel=parallel, cache=True, error_model="numpy")(f)
+                            for f in (_embedding_radii, _density_force))
+            for parallel in (False, True)}
 
 
 class DensityTerm:
@@ -105,9 +112,10 @@ class DensityTerm:
 
     def _epoch_force(self, Y):
         n = Y.shape[0]
+        embedding_radii, density_force = _KERNELS[n >= PARALLEL_MIN_ROWS]
         log_radius = np.empty(n)
         phi_sum = np.empty(n)
-        _embedding_radii(Y, self.indptr, self.indices, self.a, self.b, log_radius, phi_sum)
+        embedding_radii(Y, self.indptr, self.indices, self.a, self.b, log_radius, phi_sum)
         var = np.var(log_radius) + self.var_shift
         mean = log_radius.mean()
         cov = np.dot(log_radius, self.R) / (n - 1)
@@ -117,7 +125,7 @@ class DensityTerm:
         coef_scale = self.dens_lambda * mu_total / (np.sqrt(var) * n)
         rate_scale = self.attraction_scale / self.mu.max()
         force = np.empty_like(Y)
-        _density_force(Y, self.indptr, self.indices, self.mu, self.a, self.b, log_radius, phi_sum, weight,
+        density_force(Y, self.indptr, self.indices, self.mu, self.a, self.b, log_radius, phi_sum, weight,
                        coef_scale, rate_scale, self.clip_value, force)
         return force
 

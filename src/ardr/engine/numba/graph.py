@@ -256,14 +256,24 @@ class NormalizedForces:
     direction = (exaggeration * A + R / Z) / 2, which is minus the KL gradient over 4
     (the units of bhtsne and openTSNE learning rates). A is the exact attraction over
     the graph's edges; R and Z come from a repulsion estimator (exact, sampled, FFT).
+
+    ``pointwise=True`` (new points against a fixed ``tail``, each row of P summing to
+    one): every point has its own normalization z_i = sum_j q_ij over the tail, the KL
+    divergence of its own row, so a point's move depends on it and the tail alone;
+    ``point_keys`` key its random draws.
     """
 
-    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None):
+    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, pointwise=False,
+                 point_keys=None):
         self.indptr, self.indices, self.weights = _csr_parts(graph)
         self.a, self.b = float(a), float(b)
         self.repulsion = repulsion
         self.exaggeration = exaggeration or (lambda epoch: 1.0)
         self.tail = tail
+        self.pointwise = pointwise
+        self.point_keys = point_keys
+        if pointwise and tail is None:
+            raise ValueError("pointwise normalization needs a fixed tail")
         self.last_Z = float("nan")
 
     def direction(self, Y, epoch):
@@ -271,6 +281,9 @@ class NormalizedForces:
         tail = Y if same else self.tail
         A = np.empty_like(Y)
         _attraction(Y, tail, self.indptr, self.indices, self.weights, self.a, self.b, A)
+        if self.pointwise:
+            R, z = self.repulsion.pointwise(Y, tail, self.a, self.b, epoch, self.point_keys)
+            return 0.5 * (self.exaggeration(epoch) * A + R / np.maximum(z, 1e-300)[:, None])
         R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same)
         self.last_Z = Z
         return 0.5 * (self.exaggeration(epoch) * A + R / max(Z, 1e-300))
