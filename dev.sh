@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
 #   ./dev.sh demo   install what is needed, embed scikit-learn's digits with UMAP into demo-output/
-#   ./dev.sh test   install what is needed (with the test extra), run the whole test suite
+#   ./dev.sh test   install what is needed (with the test and peers extras: umap-learn and openTSNE
+#                   for the parity tests), run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${ARDR_VENV:-.venv}"
@@ -45,7 +46,7 @@ case "${1:-}" in
         "$VENV/bin/ardr" embed --dataset digits --method umap --seed 0 --out "${2:-demo-output}"
         ;;
     test)
-        ensure_venv test
+        ensure_venv test,peers
         ensure_system_packages
         shift
         "$VENV/bin/python" -m pytest -q "$@"

@@ -111,8 +111,7 @@ def test_density_force_ascends_the_radius_correlation():
     R = radii.data_log_radii(P, idx, dist)
     Y = rng.normal(size=(120, 2))
     a, b, shift = 1.577, 0.895, 0.1
-    term = DensityTerm(P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, R, a, b,
-                       dens_lambda=1e-6, frac=1.0, var_shift=shift, n_epochs=10)
+    term = DensityTerm(P, R, a, b, dens_lambda=1e-6, frac=1.0, var_shift=shift, n_epochs=10)
     force = term.direction(Y, 9)
     Rs = (R - R.mean()) / R.std()
 

@@ -284,9 +284,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
 
     def _density_term(self, P, data_radii, a, b):
         c = self._cfg
-        return DensityTerm(P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, data_radii, a, b,
-                           dens_lambda=c.dens_lambda, frac=c.dens_frac, var_shift=c.dens_var_shift,
-                           n_epochs=self.n_epochs_)
+        return DensityTerm(P, data_radii, a, b, dens_lambda=c.dens_lambda, frac=c.dens_frac,
+                           var_shift=c.dens_var_shift, n_epochs=self.n_epochs_, n_batches=UMAP_STEPS_PER_EPOCH)
 
     def _default_epochs(self, n):
         c = self._cfg

@@ -9,10 +9,10 @@ the graph's edges: each edge (i, j) pulls or pushes with a coefficient from d re
 and d re_j / dt_ij.
 
 umap-learn adds it at every sampled visit of an edge during the last ``frac`` of the
-epochs. Here the same per-visit term, clipped as umap-learn clips it, is summed over all
-edges once per epoch, each weighted by its visit rate mu_ij / max(mu): the expected
-density force of an epoch, without sampling noise. Each point sums only its own row, so
-the kernel is race-free and thread-count independent like the rest of the engine.
+epochs. Here the same per-visit term, clipped as umap-learn clips it, is summed over the
+edges, each weighted by its visit rate mu_ij / max(mu): the expected density force,
+without sampling noise. Each point sums only its own row, so the kernel is race-free and
+thread-count independent like the rest of the engine.
 """
 
 import numba
@@ -78,17 +78,24 @@ _KERNELS = {parallel: tuple(numba.njit(parallel=parallel, cache=True, error_mode
 
 
 class DensityTerm:
-    """densMAP's correlation term on a symmetric graph (CSR parts with weights ``mu``).
+    """densMAP's correlation term on a symmetric graph (CSR, weights mu).
 
-    ``data_log_radii`` are the R_i of the data (``ardr.graph.radii``; standardized here). The term is on
-    during the epochs e with (e + 1) / n_epochs > 1 - frac; ``direction(Y, epoch)``
-    returns the epoch's expected density force (computed once per epoch) or None.
+    ``data_log_radii`` are the R_i of the data (``ardr.graph.radii``; standardized here).
+    The term is on during the epochs e with (e + 1) / n_epochs > 1 - frac. Like UMAP's
+    force law, an epoch is ``n_batches`` steps, step b covering the edges b,
+    b + n_batches, ... of each row: the radii statistics are taken at an epoch's first
+    step (umap-learn: once per epoch), each step's force from the current positions over
+    its own edges. ``direction(Y, step)`` is that force, or None when the term is off.
     """
 
-    def __init__(self, indptr, indices, mu, data_log_radii, a, b, *, dens_lambda=2.0, frac=0.3,
-                 var_shift=0.1, n_epochs=200, attraction_scale=2.0, clip_value=4.0):
-        self.indptr, self.indices = indptr, indices
+    def __init__(self, graph, data_log_radii, a, b, *, dens_lambda=2.0, frac=0.3, var_shift=0.1,
+                 n_epochs=200, n_batches=1, attraction_scale=2.0, clip_value=4.0):
+        from .graph import _csr_parts, _split_batches
+
+        self.indptr, self.indices, mu = _csr_parts(graph)
         self.mu = np.asarray(mu, dtype=np.float64)
+        self.n_batches = int(n_batches)
+        self.batch_indptr, self.batch_indices, self.batch_mu = _split_batches(graph, self.n_batches)
         R = np.asarray(data_log_radii, dtype=np.float64)
         self.R = (R - R.mean()) / (R.std() or 1.0)
         self.a, self.b = float(a), float(b)
@@ -96,36 +103,32 @@ class DensityTerm:
         self.n_epochs = int(n_epochs)
         self.attraction_scale = float(attraction_scale)
         self.clip_value = float(clip_value)
-        self._epoch = None
-        self._force = None
+        self._stats_epoch = None
+        self._stats = None
 
     def active(self, epoch):
         return self.dens_lambda > 0 and (epoch + 1) / self.n_epochs > 1.0 - self.frac
 
-    def direction(self, Y, epoch):
+    def direction(self, Y, step):
+        epoch, batch = divmod(step, self.n_batches)
         if not self.active(epoch):
             return None
-        if self._epoch != epoch:
-            self._force = self._epoch_force(Y)
-            self._epoch = epoch
-        return self._force
-
-    def _epoch_force(self, Y):
         n = Y.shape[0]
         embedding_radii, density_force = _KERNELS[n >= PARALLEL_MIN_ROWS]
-        log_radius = np.empty(n)
-        phi_sum = np.empty(n)
-        embedding_radii(Y, self.indptr, self.indices, self.a, self.b, log_radius, phi_sum)
-        var = np.var(log_radius) + self.var_shift
-        mean = log_radius.mean()
-        cov = np.dot(log_radius, self.R) / (n - 1)
-        # d Corr / d re_i, up to the factor 1 / (std n) folded into coef_scale
-        weight = self.R - cov * (log_radius - mean) / var
-        mu_total = self.mu.sum()  # umap-learn's sum over both directions of every edge
-        coef_scale = self.dens_lambda * mu_total / (np.sqrt(var) * n)
-        rate_scale = self.attraction_scale / self.mu.max()
+        if self._stats_epoch != epoch:
+            log_radius = np.empty(n)
+            phi_sum = np.empty(n)
+            embedding_radii(Y, self.indptr, self.indices, self.a, self.b, log_radius, phi_sum)
+            var = np.var(log_radius) + self.var_shift
+            cov = np.dot(log_radius, self.R) / (n - 1)
+            # d Corr / d re_i, up to the factor 1 / (std n) folded into coef_scale
+            weight = self.R - cov * (log_radius - log_radius.mean()) / var
+            mu_total = self.mu.sum()  # umap-learn's sum over both directions of every edge
+            coef_scale = self.dens_lambda * mu_total / (np.sqrt(var) * n)
+            self._stats = (log_radius, phi_sum, weight, coef_scale)
+            self._stats_epoch = epoch
+        log_radius, phi_sum, weight, coef_scale = self._stats
         force = np.empty_like(Y)
-        density_force(Y, self.indptr, self.indices, self.mu, self.a, self.b, log_radius, phi_sum, weight,
-                       coef_scale, rate_scale, self.clip_value, force)
+        density_force(Y, self.batch_indptr[batch], self.batch_indices, self.batch_mu, self.a, self.b, log_radius,
+                      phi_sum, weight, coef_scale, self.attraction_scale / self.mu.max(), self.clip_value, force)
         return force
-

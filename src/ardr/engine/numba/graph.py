@@ -209,8 +209,7 @@ class SampledGraphForces:
     new points (scale 1). ``point_keys`` (default: the row numbers) key each head
     point's random stream, so a transform can key a new point by its content and place
     it independently of the other points of its batch. ``density`` is an optional extra
-    term with ``direction(Y, epoch)`` (densMAP's, :mod:`.density`), spread evenly over
-    an epoch's steps.
+    term with ``direction(Y, step)`` (densMAP's, :mod:`.density`).
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
@@ -245,9 +244,9 @@ class SampledGraphForces:
         kernel(Y, tail, self.batch_indptr[step % self.n_batches], self.indices, self.epochs_per_sample,
                self.next_sample, epoch, step, self.a, self.b, self.negative_rate, self.seed, self.point_keys,
                self.attraction_scale, self.repulsion_strength, self.clip_value, self._out)
-        extra = self.density.direction(Y, epoch) if self.density is not None else None
+        extra = self.density.direction(Y, step) if self.density is not None else None
         if extra is not None:
-            self._out += extra / self.n_batches
+            self._out += extra
         return self._out
 
 
