@@ -118,9 +118,18 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
 
         return SimpleNamespace(**ARDR.get_params(self, deep=False)) if type(self) is ARDR else self._preset()
 
+    def _settings(self):
+        """The fitted configuration; a model saved by an older ardr gets umap-learn's
+        defaults for the options it predates."""
+        from types import SimpleNamespace
+
+        c = self._settings()
+        missing = {k: v for k, v in umap_options.DEFAULTS.items() if not hasattr(c, k)}
+        return SimpleNamespace(**vars(c), **missing) if missing else c
+
     # ------------------------------------------------------------------ checks
     def _check_params(self, n):
-        c = self._cfg
+        c = self._settings()
         check_choice(c.input_kernel, "input_kernel", INPUT_KERNELS)
         check_choice(c.metric, "metric", METRICS)
         check_choice(c.repulsion, "repulsion", REPULSIONS)
@@ -170,7 +179,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
 
     def _check_target(self, y, n):
         """y for the supervised graph, or None; a method that cannot use y says so."""
-        c = self._cfg
+        c = self._settings()
         if y is None:
             return None
         if c.input_kernel != "umap":
@@ -241,16 +250,17 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         """``fit(X, y).embedding_``; with ``output_dens=True``, umap-learn's triple
         (embedding_, rad_orig_, rad_emb_)."""
         self.fit(X, y)
-        if self._cfg.output_dens:
+        if self._settings().output_dens:
             return self.embedding_, self.rad_orig_, self.rad_emb_
         return self.embedding_
 
     def _per_row(self, values):
         """Values of the fitted (distinct) rows, one per input row."""
-        return values if self._unique_inverse is None else values[self._unique_inverse]
+        inverse = getattr(self, "_unique_inverse", None)  # absent from models saved by ardr 0.1
+        return values if inverse is None else values[inverse]
 
     def _neighbors(self, X, n_knn, seed):
-        c = self._cfg
+        c = self._settings()
         knn = umap_options.split_precomputed_knn(c.precomputed_knn)
         if knn is not None:
             return check_precomputed(knn, X.shape[0], n_knn)
@@ -261,7 +271,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         """The input kernel: UMAP's fuzzy graph (cut at the disconnection distance, then
         intersected with the target's when y is given) or tSNE's affinities; normalized
         to sum 1 for the normalized objective."""
-        c = self._cfg
+        c = self._settings()
         if c.input_kernel != "umap":
             return affinities.tsne_affinities(idx, dist, k)
         dist = umap_options.cut_far_edges(dist, umap_options.disconnection_distance(c))
@@ -283,12 +293,12 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         return self.knn_indices_.shape[1] + 1
 
     def _density_term(self, P, data_radii, a, b):
-        c = self._cfg
+        c = self._settings()
         return DensityTerm(P, data_radii, a, b, dens_lambda=c.dens_lambda, frac=c.dens_frac,
                            var_shift=c.dens_var_shift, n_epochs=self.n_epochs_, n_batches=UMAP_STEPS_PER_EPOCH)
 
     def _default_epochs(self, n):
-        c = self._cfg
+        c = self._settings()
         if c.n_epochs is not None:
             return int(c.n_epochs)
         if c.normalized:
@@ -304,7 +314,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         return P
 
     def _initial_layout(self, X, P, seed):
-        c = self._cfg
+        c = self._settings()
         n, dim = X.shape[0], c.n_components
         init = c.init
         if isinstance(init, str):
@@ -332,7 +342,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         return 10.0 * (Y - Y.min(axis=0)) / span
 
     def _repulsion_estimator(self, n, a, b, seed):
-        c = self._cfg
+        c = self._settings()
         choice = c.repulsion
         if choice == "auto":
             if c.input_kernel == "umap" or (a, b) != (1.0, 1.0):
@@ -352,7 +362,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
     def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None, *, density=None, point_keys=None):
         """The force law and schedule of this configuration (fit: tail None; transform: fixed
         tail, each new point keyed by ``point_keys``); ``density``: densMAP's term."""
-        c = self._cfg
+        c = self._settings()
         if not c.normalized:
             batches = UMAP_STEPS_PER_EPOCH
             law = graph_forces.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
@@ -385,7 +395,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         return law, schedule
 
     def _optimize(self, Y, law, schedule, desc):
-        c = self._cfg
+        c = self._settings()
         progress = None
         # umap-learn's rule: the bar shows with verbose=True, or when tqdm_kwds says disable=False
         bar = {"total": schedule.n_epochs, "desc": desc, "unit": "step", "leave": False,
@@ -419,7 +429,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but this {type(self).__name__} was fitted with "
                              f"{self.n_features_in_}")
-        if self._unique_inverse is None and placement.same_rows(self._X_fit, X):
+        if getattr(self, "_unique_inverse", None) is None and placement.same_rows(self._X_fit, X):
             return self.embedding_.astype(dtype)
         ref = self._fitted_embedding()
         match, keys = placement.training_matches(self._X_fit, X)
@@ -427,24 +437,25 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         found = match >= 0
         Y[found] = ref[match[found]]
         if not found.all():
-            with numba_threads(self._cfg.n_jobs):
+            with numba_threads(self._settings().n_jobs):
                 Y[~found] = self._place(X[~found], keys[~found], ref)
         return Y.astype(dtype)
 
     def _fitted_embedding(self):
         """The embedding of each fitted row (the distinct rows with ``unique=True``), float64."""
         ref = np.empty((self._X_fit.shape[0], self.embedding_.shape[1]))
-        if self._unique_inverse is None:
+        inverse = getattr(self, "_unique_inverse", None)
+        if inverse is None:
             ref[:] = self.embedding_
         else:
-            ref[self._unique_inverse] = self.embedding_
+            ref[inverse] = self.embedding_
         return ref
 
     def _place(self, X, keys, ref):
         """New rows placed by the force law against the fixed embedding ``ref``."""
         import scipy.sparse as sp
 
-        c = self._cfg
+        c = self._settings()
         n_fit, m = self._X_fit.shape[0], X.shape[0]
         n_knn = min(n_fit, self.knn_indices_.shape[1] + (1 if c.input_kernel == "umap" else 0))
         n_knn = max(1, min(n_knn, n_fit))
@@ -493,8 +504,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         if Y.shape[1] != self.embedding_.shape[1]:
             raise ValueError(f"X has {Y.shape[1]} columns, but this {type(self).__name__} embeds into "
                              f"{self.embedding_.shape[1]} dimensions")
-        k = self._k if self._cfg.input_kernel == "umap" else 15
-        with numba_threads(self._cfg.n_jobs):
+        k = self._k if self._settings().input_kernel == "umap" else 15
+        with numba_threads(self._settings().n_jobs):
             out = inverse_map(self._fitted_embedding(), self._X_fit, Y, self.a_, self.b_, k)
         return out.astype(dtype)
 
