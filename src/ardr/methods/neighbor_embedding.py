@@ -123,7 +123,7 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         defaults for the options it predates."""
         from types import SimpleNamespace
 
-        c = self._settings()
+        c = self._cfg
         missing = {k: v for k, v in umap_options.DEFAULTS.items() if not hasattr(c, k)}
         return SimpleNamespace(**vars(c), **missing) if missing else c
 
@@ -199,8 +199,8 @@ class ARDR(SaveMixin, TransformerMixin, BaseEstimator):
         self._unique_inverse = None
         if c.unique:
             kept, self._unique_inverse = umap_options.unique_rows(X)
+            y = umap_options.rows_of(y, kept, X.shape[0])
             X = X[kept]
-            y = None if y is None else np.asarray(y)[kept]
             if X.shape[0] < 2:
                 raise ValueError("X has fewer than 2 distinct rows")
         n = X.shape[0]

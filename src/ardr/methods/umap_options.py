@@ -5,7 +5,6 @@ The estimators list these parameters in their signatures (scikit-learn needs exp
 ones); this module says what each accepts, so ``fit`` stays a readable pipeline.
 """
 
-import numbers
 import warnings
 
 import numpy as np
@@ -104,6 +103,16 @@ def unique_rows(X):
     return first[order], rank[np.ravel(inverse)]
 
 
+def rows_of(y, kept, n):
+    """y's entries for the kept rows (None stays None); y must have one entry per row."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0] if y.ndim else 'no'} entries but X has {n} rows")
+    return y[kept]
+
+
 def split_precomputed_knn(knn):
     """umap-learn's ``(indices, distances, index)`` triple (or its (None, None, None)
     default) as ardr's (indices, distances) pair or None. The search index is not used:
@@ -121,6 +130,3 @@ def check_n_neighbors_target(value, n_neighbors):
     """target_n_neighbors = -1 means n_neighbors, as in umap-learn."""
     return n_neighbors if value == -1 else int(value)
 
-
-def is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)

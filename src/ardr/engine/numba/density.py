@@ -18,26 +18,21 @@ thread-count independent like the rest of the engine.
 import numba
 import numpy as np
 
-from .fastmath import fast_pow
 from .graph import PARALLEL_MIN_ROWS
-from .kernels import attraction_coefficient, clip
+from .kernels import attraction_coefficient, clip, q_of_t, squared_distance
 
 LOG_EPSILON = 1e-8  # umap-learn's guard inside the logarithm of a radius
 
 
 def _embedding_radii(Y, indptr, indices, a, b, log_radius, phi_sum):
     """re_i and phi_sum_i = 2 sum_j q(t_ij) (umap-learn counts an edge from both ends)."""
-    n, dim = Y.shape
+    n = Y.shape[0]
     for i in numba.prange(n):
         s_phi = 0.0
         s_r = 0.0
         for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            t = 0.0
-            for d in range(dim):
-                diff = Y[i, d] - Y[j, d]
-                t += diff * diff
-            phi = 1.0 / (1.0 + a * fast_pow(t, b))
+            t = squared_distance(Y, i, Y, indices[e])
+            phi = q_of_t(t, a, b)
             s_phi += phi
             s_r += phi * t
         phi_sum[i] = 2.0 * s_phi
@@ -55,11 +50,8 @@ def _density_force(Y, indptr, indices, mu, a, b, log_radius, phi_sum, weight, co
             out[i, d] = 0.0
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
-            t = 0.0
-            for d in range(dim):
-                diff = Y[i, d] - Y[j, d]
-                t += diff * diff
-            phi = 1.0 / (1.0 + a * fast_pow(t, b))
+            t = squared_distance(Y, i, Y, j)
+            phi = q_of_t(t, a, b)
             dphi = 0.5 * attraction_coefficient(t, a, b)  # a b t^(b-1) / (1 + a t^b)
             shape = 1.0 - b * (1.0 - phi)
             dr_i = phi / phi_sum[i] * (shape / np.exp(log_radius[i]) + dphi)

@@ -70,5 +70,15 @@ def normalized_repulsion_coefficient(t, a, b):
 
 
 @numba.njit(inline="always", cache=True)
+def squared_distance(A, i, B, j):
+    """|A[i] - B[j]|^2 for two rows."""
+    t = 0.0
+    for d in range(A.shape[1]):
+        diff = A[i, d] - B[j, d]
+        t += diff * diff
+    return t
+
+
+@numba.njit(inline="always", cache=True)
 def clip(value, limit):
     return min(max(value, -limit), limit)
