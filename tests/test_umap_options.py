@@ -155,8 +155,8 @@ def test_inverse_transform_reconstructs_held_out_points(split, umap_train):
     back = umap_train.inverse_transform(Y_test)
     assert back.shape == X_test.shape and back.dtype == np.float32
     mse = np.mean((back - X_test) ** 2)
-    # umap-learn's inverse_transform on this split: 8.7 (benchmarks/parity.py inverse);
-    # predicting the mean row: 18.6
+    # this split, measured: ardr 6.07; umap-learn's inverse_transform 8.72 (umap-learn's
+    # own fit and transform, seed 0); predicting the mean training row 18.6
     assert mse < 7.5
     assert umap_train.inverse_transform(Y_test.astype(np.float64)).dtype == np.float64
     with pytest.raises(ValueError, match="columns"):

@@ -4,10 +4,11 @@ A point y of the embedding space is mapped to the average of the input rows of i
 nearest embedded training points, each weighted by the output kernel
 q(d) = 1 / (1 + a d^{2b}) of its distance to y (a Nadaraya-Watson regression with the
 embedding's own kernel). umap-learn instead gathers min(n_features, n) neighbours
-through a Delaunay triangulation and then runs an SGD in the input space; on held-out
-digits (1,497 training rows, 300 test points placed by transform, mean squared error
-against the true rows) it reaches 8.72 where the q-weighted average of the 15 nearest
-reaches 6.05, in milliseconds rather than 18 s (``benchmarks/parity.py inverse``).
+through a Delaunay triangulation and then runs an SGD in the input space. Measured
+(``benchmarks/parity.py --cases inverse_transform``: digits, fit on a stratified 80%,
+300 held-out rows placed by ``transform`` and mapped back, mean squared error against
+the true rows): ardr 6.20 in 0.16 s, umap-learn 9.37 in 22.5 s; predicting the mean
+training row: 18.74.
 """
 
 import numpy as np
