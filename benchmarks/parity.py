@@ -10,8 +10,9 @@ the other in this process (umap-learn is warmed up first, so its ~30 s of compil
 is not in its fit time), and scores both:
 
 - ``fit`` cases: 5-NN accuracy (5-fold stratified CV) and trustworthiness@10 of the
-  embedding (against the true labels, also for supervised fits) on its finite rows
-  (umap-learn gives NaN to points a disconnection distance cut off; ardr keeps them);
+  embedding (against the true labels, also for supervised fits), on the rows both
+  libraries embedded (umap-learn gives NaN to points a disconnection distance cut off;
+  ardr keeps them: its scores on all rows are reported too);
   with ``output_dens``, the Pearson correlation of ``rad_orig_`` and ``rad_emb_``;
 - ``transform``: fit on a stratified 80%, transform the other 20%: 5-NN accuracy of
   the new points by a classifier on the training embedding, trustworthiness@10 of the
@@ -143,12 +144,9 @@ def run_case(lib, case, X, y, seed):
         if case.kind == "fit":
             t0 = time.perf_counter()
             est.fit(X, fit_y)
-            seconds = time.perf_counter() - t0
-            # umap-learn sets points that lost every edge (disconnection_distance) to NaN:
-            # each library is scored on its finite rows, and the count is reported
-            finite = np.isfinite(est.embedding_).all(axis=1)
-            result = {"fit_s": seconds, "nan_rows": int((~finite).sum()),
-                      **_score(X[finite], labels[finite], est.embedding_[finite])}
+            emb = np.asarray(est.embedding_)
+            result = {"fit_s": time.perf_counter() - t0, "nan_rows": int((~np.isfinite(emb).all(axis=1)).sum()),
+                      "_scoring": (X, labels, emb)}  # scored in run(), on the rows both embedded
             if params.get("output_dens"):
                 result["radius_corr"] = float(np.corrcoef(est.rad_orig_, est.rad_emb_)[0, 1])
             return result
@@ -204,6 +202,22 @@ def verdict(name, case, ardr_res, peer_res, baseline=None):
     return out
 
 
+def score_common_rows(scores):
+    """Fit cases: both embeddings scored on the rows both libraries embedded (umap-learn
+    gives NaN to points a disconnection distance cut off; ardr keeps them, and its
+    scores on all rows are kept as ``*_all_rows``)."""
+    if "_scoring" not in scores["ardr"]:
+        return scores
+    parts = {lib: res.pop("_scoring") for lib, res in scores.items()}
+    both = np.logical_and.reduce([np.isfinite(emb).all(axis=1) for _, _, emb in parts.values()])
+    for lib, (X, labels, emb) in parts.items():
+        scores[lib].update(_score(X[both], labels[both], emb[both]))
+        if not both.all() and np.isfinite(emb).all():
+            scores[lib].update({f"{k}_all_rows": v for k, v in _score(X, labels, emb).items()
+                                if k in ("knn5_acc", "trust10")})
+    return scores
+
+
 def run(datasets, cases, seed, data_seed=0, log=print):
     warm_up(seed)
     results = []
@@ -212,7 +226,7 @@ def run(datasets, cases, seed, data_seed=0, log=print):
         done = {}
         for name in cases:
             case = CASES[name]
-            scores = {lib: run_case(lib, case, X, y, seed) for lib in LIBS}
+            scores = score_common_rows({lib: run_case(lib, case, X, y, seed) for lib in LIBS})
             done[name] = scores
             row = {"dataset": spec, "case": name, "params": {k: str(v) for k, v in case.params.items()},
                    "scores": scores,
@@ -229,6 +243,8 @@ def format_row(row):
         parts.append(f"{key} {mine:.4f} / {theirs:.4f} {'ok' if ok else 'FAIL'}")
     if a.get("nan_rows") or p.get("nan_rows"):
         parts.append(f"NaN rows {a['nan_rows']} / {p['nan_rows']}")
+    if "trust10_all_rows" in a:
+        parts.append(f"ardr on all rows: knn5_acc {a['knn5_acc_all_rows']:.4f} trust10 {a['trust10_all_rows']:.4f}")
     if "train_moved_200" in a:
         parts.append(f"train rows moved {a['train_moved_200']:.3g} / {p['train_moved_200']:.3g} "
                      f"(span {a['embedding_span']:.0f} / {p['embedding_span']:.0f})")
