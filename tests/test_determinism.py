@@ -18,7 +18,7 @@ import pytest
 
 from ardr.methods.registry import available, estimator_class
 
-FAST = {"n_epochs": 25, "n_iter": 25, "max_iter": 10, "random_state": 7, "verbose": False, "n_jobs": -1,
+FAST = {"n_epochs": 25, "max_iter": 10, "random_state": 7, "verbose": False, "n_jobs": -1,
         "n_neighbors": 10}  # Isomap's default 5 leaves the 360 digits' neighbour graph disconnected
 # Other code paths of the graph family: (label, registry name, extra parameters).
 # (Approximate neighbours are not here: pynndescent's first compile costs ~50 s.)

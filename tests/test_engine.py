@@ -155,5 +155,5 @@ def test_tsne_reports_its_kl_divergence():
     Y = est.embedding_.astype(np.float64)
     P = est.graph_.toarray().astype(np.float64)
     assert est.kl_divergence_ == pytest.approx(_kl(P / P.sum(), Y), rel=1e-5)
-    start = ardr.TSNE(perplexity=10, random_state=0, n_iter=1).fit(X)
+    start = ardr.TSNE(perplexity=10, random_state=0, max_iter=1).fit(X)
     assert est.kl_divergence_ < 0.5 * start.kl_divergence_

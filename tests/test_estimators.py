@@ -83,8 +83,8 @@ def test_sklearn_conventions(digits):
     assert est.get_params()["n_neighbors"] == 10
     est.set_params(n_neighbors=7)
     assert clone(est).get_params()["n_neighbors"] == 7
-    t = ardr.TSNE(perplexity=20).set_params(n_iter=300)
-    assert clone(t).get_params()["n_iter"] == 300
+    t = ardr.TSNE(perplexity=20).set_params(max_iter=300)
+    assert clone(t).get_params()["max_iter"] == 300
     X, _ = digits
     small = X[:300]
     assert t.fit(small) is t and t.n_epochs_ == 300
@@ -112,7 +112,7 @@ def test_three_components_and_tsne_sampled_in_3d(digits):
     X, y = digits
     Y = ardr.UMAP(n_components=3, random_state=0, n_epochs=100).fit_transform(X[:600])
     assert Y.shape == (600, 3)
-    Y = ardr.TSNE(n_components=1, random_state=0, n_iter=300).fit_transform(X[:600])
+    Y = ardr.TSNE(n_components=1, random_state=0, max_iter=300).fit_transform(X[:600])
     assert Y.shape == (600, 1) and np.isfinite(Y).all()
 
 
@@ -122,7 +122,7 @@ def test_disconnected_graph_duplicates_and_constant_columns():
     X = np.vstack([rng.normal(size=(60, 5)) + 100 * c for c in range(3)])
     X[:10] = X[10]
     X[:, 2] = 7.0
-    for est in (ardr.UMAP(n_neighbors=10, random_state=0, n_epochs=100), ardr.TSNE(random_state=0, n_iter=300)):
+    for est in (ardr.UMAP(n_neighbors=10, random_state=0, n_epochs=100), ardr.TSNE(random_state=0, max_iter=300)):
         Y = est.fit_transform(X)
         assert np.isfinite(Y).all()
         # duplicates stay together
@@ -132,7 +132,7 @@ def test_disconnected_graph_duplicates_and_constant_columns():
 def test_all_rows_identical_gives_finite_output():
     X = np.ones((30, 4))
     assert np.isfinite(ardr.UMAP(n_neighbors=5, n_epochs=20, random_state=0).fit_transform(X)).all()
-    assert np.isfinite(ardr.TSNE(perplexity=5, n_iter=100, random_state=0).fit_transform(X)).all()
+    assert np.isfinite(ardr.TSNE(perplexity=5, max_iter=100, random_state=0).fit_transform(X)).all()
 
 
 _DETERMINISM = """
@@ -141,7 +141,7 @@ from sklearn.datasets import load_digits
 X, _ = load_digits(return_X_y=True)
 est = {"umap": ardr.UMAP(random_state=0, n_epochs=100),
        "umap-normalized": ardr.UMAP(random_state=0, normalized=True, n_epochs=200),
-       "tsne": ardr.TSNE(random_state=0, n_iter=200)}[sys.argv[1]]
+       "tsne": ardr.TSNE(random_state=0, max_iter=200)}[sys.argv[1]]
 sys.stdout.write(est.fit_transform(X[:1000]).tobytes().hex())
 """
 

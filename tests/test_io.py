@@ -19,7 +19,7 @@ from ardr._files import load_matrix
 from ardr.cli import main
 from ardr.methods.registry import available, estimator_class
 
-FAST = {"n_epochs": 30, "n_iter": 30, "max_iter": 5, "random_state": 0, "verbose": False, "n_jobs": 1}
+FAST = {"n_epochs": 30, "max_iter": 5, "random_state": 0, "verbose": False, "n_jobs": 1}
 
 
 def fast_estimator(name, **overrides):

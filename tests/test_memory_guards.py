@@ -26,7 +26,7 @@ from ardr.methods.registry import available, estimator_class
 
 N = 3000
 DENSE = N * N * 8  # bytes of one dense n x n float64
-FAST = {"n_epochs": 3, "n_iter": 3, "max_iter": 2, "random_state": 0, "verbose": False, "n_jobs": 1}
+FAST = {"n_epochs": 3, "max_iter": 2, "random_state": 0, "verbose": False, "n_jobs": 1}
 
 
 def peak_bytes(call):

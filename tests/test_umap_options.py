@@ -91,7 +91,7 @@ def test_continuous_target_joins_close_values():
 def test_methods_that_cannot_use_y_say_so(digits):
     X, y = digits
     with pytest.warns(UserWarning, match="ignores y"):
-        ardr.TSNE(random_state=0, n_iter=10).fit(X[:200], y[:200])
+        ardr.TSNE(random_state=0, max_iter=10).fit(X[:200], y[:200])
     with pytest.warns(UserWarning, match="ignores y"):
         ardr.ARDR(input_kernel="tsne", normalized=True, random_state=0, n_epochs=10).fit(X[:200], y[:200])
     with pytest.raises(ValueError, match="y has 3 entries"):
@@ -176,7 +176,7 @@ def test_transform_of_training_rows_is_the_embedding(digits):
 def test_transform_of_a_point_ignores_the_rest_of_its_batch(split, method):
     X, _, X_test, _ = split
     est = (ardr.UMAP(random_state=0, n_epochs=60) if method == "umap"
-           else ardr.TSNE(random_state=0, n_iter=20, repulsion="fft")).fit(X)
+           else ardr.TSNE(random_state=0, max_iter=20, repulsion="fft")).fit(X)
     full = est.transform(X_test[:40])
     alone = np.vstack([est.transform(X_test[i:i + 1]) for i in (0, 17, 39)])
     np.testing.assert_array_equal(full[[0, 17, 39]], alone)

@@ -26,7 +26,7 @@ GOOD = np.random.default_rng(0).normal(size=(40, 5))
 )
 def test_bad_data(cls, X, match):
     with pytest.raises(ValueError, match=match):
-        cls(n_epochs=5) if cls is ardr.UMAP else cls(n_iter=5)
+        cls(n_epochs=5) if cls is ardr.UMAP else cls(max_iter=5)
         cls().fit(X)
 
 
@@ -34,7 +34,7 @@ def test_bad_data(cls, X, match):
     "params,match",
     [
         (dict(n_components=0), "n_components"),
-        (dict(metric="hamming"), "unknown metric"),
+        (dict(metric="hamming2"), "unknown metric"),
         (dict(init="magic"), "unknown init"),
         (dict(n_neighbors=1), "n_neighbors"),
         (dict(n_neighbors=2.5), "n_neighbors"),
@@ -69,7 +69,7 @@ def test_too_many_neighbours_is_reduced_with_a_warning():
         Y = ardr.UMAP(n_neighbors=50, n_epochs=10, random_state=0).fit_transform(GOOD)
     assert np.isfinite(Y).all()
     with pytest.warns(UserWarning, match="perplexity"):
-        Y = ardr.TSNE(perplexity=30, n_iter=50, random_state=0).fit_transform(GOOD)
+        Y = ardr.TSNE(perplexity=30, max_iter=50, random_state=0).fit_transform(GOOD)
     assert np.isfinite(Y).all()
 
 

@@ -18,9 +18,11 @@ _LAZY = {
     "LLE": "ardr.methods.lle",
     "DKLLE": "ardr.methods.lle",
     "load": "ardr.io",
+    "save": "ardr.io",
     "datasets": "ardr.datasets",
     "metrics": "ardr.explain.metrics",
     "explain": "ardr.explain",
+    "tl": "ardr.tl",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -2,7 +2,11 @@
 
 Input files are checked by content, not only by extension: a file called X.npy that
 holds text, or an .npz that is not a zip archive, gets an error that names the file
-and says what it actually looks like. Outputs are written to a temporary name in the
+and says what it actually looks like. Read: .npy; .npz (an array named X/data, the only
+array, or a scipy sparse matrix written by ``scipy.sparse.save_npz``, kept sparse); text
+tables .csv, .tsv and .txt, each also gzip-compressed (.csv.gz), separated by commas,
+semicolons (then a decimal comma is read too), tabs or spaces, with an optional header
+line whose names ``load_table`` can pick a label column by. Outputs are written to a temporary name in the
 target folder and renamed into place, so a failed or interrupted run leaves the
 folder as it was.
 """
@@ -16,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_SUFFIXES = (".npy", ".npz", ".csv")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+DATA_SUFFIXES = (".npy", ".npz") + TEXT_SUFFIXES + tuple(f"{t}.gz" for t in TEXT_SUFFIXES)
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries; an empty zip
@@ -58,26 +63,73 @@ def _sniff(path):
         return f.read(_SNIFF_BYTES)
 
 
+def data_suffix(path):
+    """The extension that decides how ``path`` is read: ".csv.gz" counts as one."""
+    name = Path(path).name.lower()
+    for suffix in DATA_SUFFIXES:
+        if name.endswith(suffix) and "." in suffix[1:]:
+            return suffix
+    return Path(path).suffix.lower()
+
+
+def is_text_table(path):
+    return data_suffix(path).split(".gz")[0] in TEXT_SUFFIXES
+
+
 def load_matrix(path, *, what="input"):
-    """A numeric array from .npy, .npz (key X/data or the only array) or .csv (header allowed)."""
+    """A numeric array (or a scipy sparse matrix, from a sparse .npz) read from ``path``."""
+    return _read(path, what, lambda p, s: _load_text(p, s)[0])
+
+
+def load_table(path, label_column, *, what="input"):
+    """(features, labels) from a text table whose column ``label_column`` (a header name,
+    or a 0-based index, negative from the end) holds the labels: numbers where every label
+    is one (integers when whole), else strings."""
+    return _read(path, what, lambda p, s: _load_text(p, s, label_column))
+
+
+def table_columns(path):
+    """The header names of a text table (None when its first line is data), read from its first line."""
+    path = Path(path)
+    suffix = data_suffix(path)
+    with _open_text(path, suffix) as f:
+        first = f.readline()
+        second = f.readline()
+    delimiter = _delimiter(first, suffix)
+    fields = _fields(first, delimiter)
+    return fields if _is_header(fields, _fields(second, delimiter)) else None
+
+
+def _is_header(first, second):
+    """A first line is a header when a field of it is not a number where the next line's is
+    (a column of names such as "label" stays text in every line, header or not)."""
+    def number(text):
+        return _numeric([text]) or _numeric([text], decimal_comma=True)
+
+    if not second:
+        return not all(number(a) for a in first)
+    return any(not number(a) and number(b) for a, b in zip(first, second))
+
+
+def _read(path, what, read_text):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{what} file not found: {path}")
-    suffix = path.suffix.lower()
+    suffix = data_suffix(path)
     try:
         head = _sniff(path)
     except OSError as exc:
         raise ValueError(f"{what} file {path} could not be read: {exc}") from None
-    if suffix not in (".npy", ".npz", ".csv", ".txt"):
+    if suffix not in DATA_SUFFIXES:
         raise ValueError(f"{what} file {path} has unsupported extension {suffix!r} (it holds "
-                         f"{describe_content(head)}); use .npy, .npz or .csv")
+                         f"{describe_content(head)}); use .npy, .npz, .csv, .tsv or .txt (optionally .gz)")
     _check_content(path, suffix, head, what)
     try:
         if suffix == ".npy":
             return np.load(path, allow_pickle=False)
         if suffix == ".npz":
             return _load_npz(path, what)
-        return _load_csv(path)
+        return read_text(path, suffix)
     except ValueError as exc:
         if str(exc).startswith(what):
             raise
@@ -97,11 +149,18 @@ def _check_content(path, suffix, head, what):
         ok = head.startswith(_NPY_MAGIC)
     elif suffix == ".npz":
         ok = head.startswith(_ZIP_MAGICS)
+    elif suffix.endswith(".gz"):
+        ok = head.startswith(b"\x1f\x8b")
     else:
         kind = describe_content(head)
         ok = kind.startswith(("text", "whitespace"))
     if not ok:
         raise ValueError(f"{what} file {path} is not a {suffix} file: it holds {describe_content(head)}")
+
+
+#: the arrays scipy.sparse.save_npz writes, by format
+_SPARSE_KEYS = {"csr": ("data", "indices", "indptr"), "csc": ("data", "indices", "indptr"),
+                "coo": ("data", "row", "col")}
 
 
 def _load_npz(path, what):
@@ -115,6 +174,8 @@ def _load_npz(path, what):
         keys = list(z.keys())
         if not keys:
             raise ValueError(f"{what} file {path} holds no arrays")
+        if "format" in keys and "shape" in keys:
+            return _sparse_from_npz(z, path, what)
         for key in ("X", "data", "embedding", "y", "labels"):
             if key in keys:
                 return z[key]
@@ -123,18 +184,124 @@ def _load_npz(path, what):
         raise ValueError(f"{what} file {path} holds arrays {keys}; name the data 'X'")
 
 
-def _load_csv(path):
-    with open(path, "r", encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not data
+def _sparse_from_npz(z, path, what):
+    """A scipy sparse matrix from the arrays of ``scipy.sparse.save_npz`` (CSR, CSC or COO)."""
+    import scipy.sparse as sp
+
+    kind = z["format"].item()
+    kind = kind.decode("ascii", "replace") if isinstance(kind, bytes) else str(kind)
+    if kind not in _SPARSE_KEYS or any(k not in z for k in _SPARSE_KEYS[kind]):
+        raise ValueError(f"{what} file {path} holds a sparse matrix in format {kind!r}; ardr reads csr, csc and coo")
+    shape = tuple(int(v) for v in z["shape"])
+    try:
+        if kind == "coo":
+            return sp.coo_matrix((z["data"], (z["row"], z["col"])), shape=shape).tocsr()
+        cls = sp.csr_matrix if kind == "csr" else sp.csc_matrix
+        matrix = cls((z["data"], z["indices"], z["indptr"]), shape=shape)
+        matrix.check_format(full_check=True)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ValueError(f"{what} file {path} holds an inconsistent {kind} sparse matrix: {exc}") from None
+    return matrix.tocsr()
+
+
+def _open_text(path, suffix):
+    import gzip
+
+    if suffix.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, "r", encoding="utf-8-sig", newline="")  # -sig: a byte-order mark is not data
+
+
+def _delimiter(line, suffix):
+    """Tab for .tsv; else the first of tab, semicolon, comma found in the line; else whitespace (None)."""
+    if suffix.startswith(".tsv"):
+        return "\t"
+    for candidate in ("\t", ";", ","):
+        if candidate in line:
+            return candidate
+    return None
+
+
+def _fields(line, delimiter):
+    import csv
+
+    if delimiter is None:
+        return line.split()
+    return [f.strip() for f in next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter))]
+
+
+def _number(text, decimal_comma=False):
+    return float(text.replace(",", ".") if decimal_comma else text)
+
+
+def _numeric(fields, decimal_comma=False):
+    try:
+        [_number(v, decimal_comma) for v in fields if v]
+    except ValueError:
+        return False
+    return True
+
+
+def _load_text(path, suffix, label_column=None):
+    with _open_text(path, suffix) as f:
         first = f.readline()
+        second = f.readline()
     if not first.strip():
         raise ValueError("empty file")
-    skip = 0
+    delimiter = _delimiter(first, suffix)
+    header = _fields(first, delimiter) if _is_header(_fields(first, delimiter), _fields(second, delimiter)) else None
+    sample = _fields(second if header is not None else first, delimiter)
+    # "1,5;2,25": with semicolons or tabs between fields, a comma inside one is a decimal comma
+    decimal_comma = delimiter in (";", "\t") and any("," in v and _numeric([v], True) for v in sample)
+    n_columns = len(header if header is not None else sample)
+    label = None if label_column is None else _column_index(label_column, header, n_columns)
+    features = [j for j in range(n_columns) if j != label]
+    if not features:
+        raise ValueError("the table has no column left for features")
+    X = _read_columns(path, suffix, delimiter, header, features, decimal_comma)
+    if label is None:
+        return (X[:, 0] if X.shape[1] == 1 else X), None
+    with _open_text(path, suffix) as f:
+        raw = np.loadtxt(f, delimiter=delimiter, skiprows=int(header is not None), usecols=[label], dtype=str,
+                         ndmin=1, quotechar='"')
+    return X, _labels_from_text(raw, decimal_comma)
+
+
+def _column_index(column, header, n_columns):
+    if header is not None and column in header:
+        return header.index(column)
     try:
-        [float(v) for v in first.replace(";", ",").split(",") if v.strip()]
+        index = int(column)
+    except (TypeError, ValueError):
+        names = "it has no header line" if header is None else f"its columns are {', '.join(header[:20])}"
+        raise ValueError(f"no label column {column!r}: {names}") from None
+    if not -n_columns <= index < n_columns:
+        raise ValueError(f"label column {index} is out of range for {n_columns} columns")
+    return index % n_columns
+
+
+def _read_columns(path, suffix, delimiter, header, columns, decimal_comma):
+    converters = (lambda v: _number(v, True)) if decimal_comma else None
+    with _open_text(path, suffix) as f:
+        try:
+            return np.loadtxt(f, delimiter=delimiter, skiprows=int(header is not None), usecols=columns, ndmin=2,
+                              converters=converters, quotechar='"')
+        except ValueError as exc:
+            hint = ""
+            if header is not None:
+                hint = "; a column of labels or names is not a feature: name it with --labels COLUMN"
+            raise ValueError(f"{str(exc).strip().splitlines()[0].rstrip('.')}{hint}") from None
+
+
+def _labels_from_text(raw, decimal_comma):
+    """Numbers when every label is one (int64 when all are whole), else the strings."""
+    try:
+        values = np.array([_number(v, decimal_comma) for v in raw])
     except ValueError:
-        skip = 1  # a header line
-    arr = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, encoding="utf-8-sig")
-    return arr[:, 0] if arr.shape[1] == 1 else arr
+        return np.asarray(raw, dtype=str)
+    if np.isfinite(values).all() and np.array_equal(values, np.round(values)):
+        return values.astype(np.int64)
+    return values
 
 
 @contextlib.contextmanager

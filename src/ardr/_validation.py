@@ -8,10 +8,13 @@ import numpy as np
 DENSE_INPUT_MAX_BYTES = 4 * 2**30
 
 
-def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
-    """Return X as a C-contiguous 2-D float array, or raise ValueError naming the problem."""
+def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False):
+    """Return X as a C-contiguous 2-D float array (``accept_sparse``: a sparse X as CSR of
+    that dtype, never densified), or raise ValueError naming the problem."""
     import scipy.sparse as sp
 
+    if sp.issparse(X) and accept_sparse:
+        return _check_sparse(X, name, min_rows, dtype)
     if sp.issparse(X):
         n_bytes = X.shape[0] * X.shape[1] * 8
         if n_bytes > DENSE_INPUT_MAX_BYTES:
@@ -20,19 +23,17 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
                              "first, e.g. with sklearn.decomposition.TruncatedSVD")
         X = X.toarray()
     arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object:
+        arr = _numeric_objects(arr, name)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+        raise ValueError(f"{name} must be real-valued: Complex data not supported (dtype {arr.dtype})")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}")
-    n, D = arr.shape
-    if n == 0 or D == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
-    if n < min_rows:
-        raise ValueError(f"{name} has {n} row(s); at least {min_rows} are needed")
+        hint = " Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample." \
+            if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}.{hint}")
+    _check_rows(arr.shape, name, min_rows)
     if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
         if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
             bad = int(np.count_nonzero(~np.isfinite(arr)))
@@ -49,6 +50,61 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32):
             raise ValueError(f"{name} has values too large in magnitude for {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr)
     return arr
+
+
+def _check_rows(shape, name, min_rows):
+    """Enough rows and at least one column, in scikit-learn's wording (its estimator checks
+    look for it)."""
+    n, D = shape
+    if D == 0:
+        raise ValueError(f"{name} is empty: 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+    if n < max(min_rows, 1):
+        empty = f"{name} is empty: " if n == 0 else f"{name} has "
+        raise ValueError(f"{empty}{n} sample(s) (shape={shape}); at least {max(min_rows, 1)} rows are needed")
+
+
+def _check_sparse(X, name, min_rows, dtype):
+    import scipy.sparse as sp
+
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix (n_samples, n_features), got {X.ndim}-D shape {X.shape}")
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
+            or np.iscomplexobj(X):  # X.dtype: a dok_matrix has no .data
+        raise ValueError(f"{name} must be real-valued and numeric, got dtype {X.dtype}")
+    _check_rows(X.shape, name, min_rows)
+    X = sp.csr_matrix(X)
+    data = np.asarray(X.data, dtype=np.float64)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name} contains {int(np.count_nonzero(~np.isfinite(data)))} NaN or infinite value(s)")
+    with np.errstate(over="ignore"):
+        X = sp.csr_matrix(X, dtype=dtype or np.float64)
+    if not np.isfinite(X.data).all():
+        raise ValueError(f"{name} has values too large in magnitude for {X.dtype.name}")
+    if not X.has_sorted_indices:
+        X = X.copy()
+        X.sort_indices()
+    return X
+
+
+class NonNumericError(ValueError, TypeError):
+    """Data that is not numbers: a ValueError as every ardr input error, and a TypeError
+    as numpy's (and scikit-learn's) conversion raises for it."""
+
+
+def _numeric_objects(arr, name):
+    """An object array of numbers as float64 (scikit-learn's convention), else a clear error."""
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise NonNumericError(f"{name} must be numeric; {error}") from None
+
+
+def check_n_features(estimator, X):
+    """Refuse data whose width differs from the fitted data's (scikit-learn's wording)."""
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+    return X
 
 
 def check_labels(labels, n, *, name="labels"):

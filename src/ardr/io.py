@@ -41,16 +41,6 @@ HEADER_KEY = "__header__"
 #: Loadable classes beyond the CLI registry (``ardr.methods.registry.METHODS``).
 EXTRA_CLASSES = ("ardr.methods.neighbor_embedding:ARDR",)
 
-# Private state for classes that do not declare ``_saved_state`` yet; an entry applies
-# to the class and its subclasses. Delete an entry once its class has the attribute.
-_PRIVATE_STATE = {
-    "ardr.methods.lle:LLE": ("_X_fit", "_k"),
-    "ardr.methods.classical:Isomap": ("_X_fit", "_out_of_sample", "_mean_squares", "_landmark_map",
-                                      "_feature_mean"),
-    # a helper object held by an estimator: saved as these attributes, rebuilt without __init__
-    "ardr.methods.classical_exact:LandmarkMap": ("mean_squares", "rank", "eigenvalues", "projection"),
-}
-
 # Where classes lived in files written by ardr 0.1.0, before the package took its layers
 # (graph / engine / methods / explain / cli): a file names the class where it was then.
 _RENAMED_MODULES = {
@@ -91,11 +81,8 @@ def loadable_classes():
 
 
 def saved_state_names(cls):
-    """Private attribute names saved for ``cls``: its ``_saved_state`` plus the interim table."""
-    names = list(getattr(cls, "_saved_state", ()))
-    for klass in cls.__mro__:
-        names += _PRIVATE_STATE.get(class_path(klass), ())
-    return list(dict.fromkeys(names))
+    """Private attribute names saved for ``cls``: its ``_saved_state``."""
+    return list(dict.fromkeys(getattr(cls, "_saved_state", ())))
 
 
 def _is_state_object(value):

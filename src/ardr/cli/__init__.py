@@ -1,4 +1,4 @@
-"""The ``ardr`` command: ``embed``, ``reproduce``, ``compare``, ``explain``.
+"""The ``ardr`` command: ``embed``, ``transform``, ``reproduce``, ``compare``, ``explain``; ``--version``.
 
 Each sub-command lives in ``ardr.cli.<name>`` with ``add_parser(subparsers)`` and
 ``run(args)``. Errors print one line ("ardr: error: ...") and exit 1; bad usage exits 2.
@@ -9,11 +9,14 @@ import importlib
 import sys
 import warnings
 
-COMMANDS = ("embed", "reproduce", "compare", "explain")
+COMMANDS = ("embed", "transform", "reproduce", "compare", "explain")
 
 
 def _parser():
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="ardr", description="Attraction/repulsion dimensionality reduction.")
+    parser.add_argument("--version", action="version", version=f"ardr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name in COMMANDS:

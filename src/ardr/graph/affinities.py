@@ -1,7 +1,9 @@
 """Input kernels: similarities between input points, as sparse symmetric matrices.
 
 - ``umap_graph``: UMAP's fuzzy simplicial set (per-point bandwidths, fuzzy union).
-- ``tsne_affinities``: tSNE's perplexity-calibrated Gaussian, symmetrized, summing to 1.
+- ``tsne_affinities``: tSNE's perplexity-calibrated Gaussian, symmetrized, summing to 1;
+  several perplexities average their conditional P (openTSNE's ``Multiscale``).
+- ``check_affinities``: a user's own symmetric P (openTSNE's affinity objects too).
 - ``membership_strengths`` / ``conditional_gaussian``: the directed rows of each, also
   used to attach new points to a fitted embedding.
 """
@@ -174,17 +176,54 @@ def _perplexity_rows(sq_distances, log_perplexity):
 
 
 def conditional_gaussian(distances, perplexity):
-    """tSNE's conditional p_{j|i} over each point's neighbours (rows sum to 1)."""
+    """tSNE's conditional p_{j|i} over each point's neighbours (rows sum to 1). Several
+    perplexities (multiscale) give the mean of their rows (each row still sums to 1)."""
     d = np.asarray(distances, dtype=np.float64)
-    return _perplexity_rows(d * d, np.log(perplexity)).astype(np.float32)
+    perplexities = np.atleast_1d(np.asarray(perplexity, dtype=np.float64))
+    rows = _perplexity_rows(d * d, np.log(perplexities[0]))
+    for value in perplexities[1:]:
+        rows += _perplexity_rows(d * d, np.log(value))
+    if perplexities.size > 1:
+        rows /= perplexities.size
+    return rows.astype(np.float32)
 
 
 def tsne_affinities(indices, distances, perplexity):
-    """Symmetric tSNE affinities P = (P_cond + P_cond^T) / (2n), summing to 1."""
+    """Symmetric tSNE affinities P = (P_cond + P_cond^T) / (2n), summing to 1; ``perplexity``
+    one number or several (multiscale: openTSNE's ``Multiscale``, the same P)."""
     n = indices.shape[0]
     P = _directed_matrix(indices, conditional_gaussian(distances, perplexity), n)
     P = (P + P.T.tocsr()).tocsr()
     P.eliminate_zeros()
     P.sort_indices()
     P.data /= P.data.sum()
+    return P.astype(np.float32)
+
+
+def check_affinities(affinities):
+    """A user's input affinities as the engine takes them: CSR, float32, no diagonal,
+    summing to 1. Accepts a square symmetric non-negative matrix (scipy sparse or dense)
+    or an object holding one in ``P`` (openTSNE's ``Affinities``)."""
+    P = getattr(affinities, "P", affinities)
+    if not sp.issparse(P):
+        P = np.asarray(P)
+        if P.dtype == object or not np.issubdtype(P.dtype, np.number) or np.iscomplexobj(P):
+            raise ValueError(f"affinities must be a numeric matrix (or an object with a P attribute), "
+                             f"got {type(affinities).__name__}")
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise ValueError(f"affinities must be a square matrix, got shape {P.shape}")
+    P = sp.csr_matrix(P, dtype=np.float64)
+    P.setdiag(0.0)
+    P.eliminate_zeros()
+    if not np.isfinite(P.data).all() or (P.data < 0).any():
+        raise ValueError("affinities must be finite and non-negative")
+    total = P.data.sum()
+    if not total > 0:
+        raise ValueError("affinities are all zero off the diagonal")
+    asymmetry = abs(P - P.T).max() if P.nnz else 0.0
+    if asymmetry > 1e-6 * P.data.max():
+        raise ValueError("affinities must be symmetric (tSNE's joint P); symmetrize them first, "
+                         "e.g. (P + P.T) / 2")
+    P.data /= total
+    P.sort_indices()
     return P.astype(np.float32)

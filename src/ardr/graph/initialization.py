@@ -35,7 +35,10 @@ def principal_scores(X, n_dims, *, scale=1.0, block=8192):
 
 
 def pca_layout(X, dim, seed):
-    """Top principal component scores of X (deterministic sign: largest |entry| positive)."""
+    """Top principal component scores of X (deterministic sign: largest |entry| positive);
+    for sparse X the top singular directions (TruncatedSVD: no centring, no densifying)."""
+    if sp.issparse(X):
+        return _sparse_svd_layout(X, dim, seed)
     dim_avail = min(dim, X.shape[1], X.shape[0])
     Y = np.zeros((X.shape[0], dim))
     if not np.ptp(X, axis=0).any():
@@ -50,8 +53,24 @@ def pca_layout(X, dim, seed):
             np.asarray(X, dtype=np.float64) / scale)
     if dim_avail < dim:  # fewer features than output dimensions: fill with small noise
         Y[:, dim_avail:] = np.random.default_rng(seed).normal(scale=1e-4, size=(X.shape[0], dim - dim_avail))
-    flip = np.sign(Y[np.abs(Y).argmax(axis=0), np.arange(dim)])
+    return _fixed_signs(Y)
+
+
+def _fixed_signs(Y):
+    flip = np.sign(Y[np.abs(Y).argmax(axis=0), np.arange(Y.shape[1])])
     return Y * np.where(flip == 0, 1.0, flip)
+
+
+def _sparse_svd_layout(X, dim, seed):
+    from sklearn.decomposition import TruncatedSVD
+
+    n, D = X.shape
+    Y = np.random.default_rng(seed).normal(scale=1e-4, size=(n, dim))  # columns beyond the rank: small noise
+    dim_avail = min(dim, D - 1, n - 1)
+    if dim_avail >= 1 and X.nnz:
+        scale = float(np.abs(X.data).max()) or 1.0
+        Y[:, :dim_avail] = TruncatedSVD(dim_avail, algorithm="randomized", random_state=seed).fit_transform(X / scale)
+    return _fixed_signs(Y)
 
 
 def spectral_layout(graph, dim, seed):

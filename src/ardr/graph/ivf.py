@@ -1,19 +1,30 @@
-"""Approximate k nearest neighbours by an inverted file (IVF): k-means cells, BLAS blocks.
+"""Approximate k nearest neighbours by an inverted file (IVF): k-means cells, probes chosen
+per point, their number measured on the data, BLAS blocks.
 
-Why not pynndescent by default: its descent kernel takes the metric as a first-class
-function and is not cached, so every new process pays ~26 s of numba compilation
-before the first search (measured here), more than the whole search. This search is
-plain BLAS plus one small cached kernel.
+The algorithm, step by step (rows R: float32, n x D; distances: squared euclidean):
 
-1. k-means (seeded, on a sample) cuts the data into ~``CELL_SIZE``-point cells.
-2. Each cell's points are compared with the points of the ``n_probe`` cells whose
-   centres lie nearest its own centre, one matrix product per pair of cells.
-3. A per-point max-heap keeps the k smallest (distance, index) pairs seen.
+1. **Cells.** Seeded Lloyd k-means (``KMEANS_ITERATIONS`` iterations on a seeded sample
+   of ``KMEANS_SAMPLE_PER_CELL`` rows per cell) gives ``round(n / cell_size)`` centres;
+   each row belongs to the cell of its nearest centre (ties: lowest centre index).
+2. **Probe count, measured.** ``PROBE_SAMPLE`` seeded rows are searched exactly. For
+   each sampled row the centres are ranked by distance to the row (ties by index); a
+   true neighbour is found with p probes when its cell is among the row's p nearest
+   centres (for a search among principal components, also when it is among the row's
+   ``n_candidates`` nearest there). The number of probes p is the smallest whose found
+   fraction over the sample reaches ``TARGET_RECALL`` (at least ``MIN_PROBES``).
+3. **Probes per row.** Each row is compared with the rows of the p cells whose centres
+   lie nearest *the row itself* (more, up to ``p + SPARE_PROBES``, when those p cells
+   hold fewer than k other rows; a row still short is searched exactly).
+4. **Blocks.** For each cell, the rows that probe it (in increasing index) are compared
+   with the cell's rows by one matrix product (key = |q|^2 + |r|^2 - 2 q.r), and each
+   pair is offered to the query row's max-heap of the k smallest (key, index) pairs.
+5. **Output.** Rows sorted by (key, index).
 
-The result is a pure function of the data and the seed: every distance is computed
-once, in a fixed block, and the heap orders ties by index, so the thread count does
-not change it. Measured on Fashion-MNIST 70k against exact kNN (1,000 queries), 24
-probes: k = 14 (projected, below) recall 0.980 in 5.7 s; k = 90, recall 0.984 in 9.9 s.
+The result is a pure function of the data and the seed: each pair is offered once,
+a heap keeps the k smallest under the total order (key, index) whatever the order of
+offers, and the rows of one block are distinct, so threads never share a heap.
+
+Measured (``benchmarks/knn.py``) against exact search: see the README's dependency table.
 """
 
 import numba
@@ -25,56 +36,168 @@ from ._rows import sort_rows
 CELL_SIZE = 256
 KMEANS_ITERATIONS = 8
 KMEANS_SAMPLE_PER_CELL = 64
+PROBE_SAMPLE = 1000
+TARGET_RECALL = 0.975
+MIN_PROBES = 4
+SPARE_PROBES = 8
 # Wide data and few neighbours: search among the top 100 principal components, then rank
-# 2k + 32 candidates by exact distance. Fashion-MNIST 70k, 24 probes: k = 14 in 5.5 s,
-# recall 0.980 (full width: 7.1 s, 0.970); k = 90 in 10.3 s, recall 0.974 (full width:
-# 9.6 s, 0.984: ranking 212 candidates of 784 values each costs more than it saves).
+# 2k + 32 candidates by exact distance (Fashion-MNIST 70k, k = 14: a product ~8x
+# cheaper; for k = 90 ranking 212 candidates of 784 values each costs more than it saves).
 PROJECT_ABOVE_DIMS = 128
 PROJECT_MAX_K = 30
 PROJECTED_DIMS = 100
 CANDIDATES_PER_NEIGHBOUR = 2
 EXTRA_CANDIDATES = 32
+_BLOCK_ELEMENTS = 16_000_000  # ~64 MB float32 product block
+_NO_INDEX = np.iinfo(np.int32).max
 
 
-def projected_ivf_knn(R, k, *, n_probe, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE):
+def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE):
+    """k nearest other rows of float32 R (n x D) by squared euclidean distance:
+    (indices int32, squared distances float32), each row sorted by (distance, index).
+    ``n_probe=None`` measures the number of probes (step 2); an integer fixes it."""
+    index = _Cells(R, cell_size, random_state)
+    if n_probe is None:
+        sample = probe_sample(R.shape[0], random_state)
+        n_probe = index.measured_probes(sample, exact_rows(R, sample, k)[0])
+    return index.search(k, n_probe)
+
+
+def probe_sample(n, seed):
+    """The seeded rows of step 2, in increasing order."""
+    rng = np.random.default_rng([seed, 1])
+    return np.sort(rng.choice(n, min(n, PROBE_SAMPLE), replace=False)).astype(np.int32)
+
+
+def candidates_in(S, k, n_candidates, sample, truth, *, random_state=0, cell_size=CELL_SIZE):
+    """``n_candidates`` euclidean candidates per row of S for a search whose true k nearest
+    neighbours are measured elsewhere (``truth`` of the rows ``sample``); None when S
+    cannot find ``TARGET_RECALL`` of them."""
+    index = _Cells(S, cell_size, random_state)
+    n_probe = index.measured_probes(sample, truth, n_candidates=n_candidates)
+    return None if n_probe is None else index.search(n_candidates, n_probe)[0]
+
+
+def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE):
     """``ivf_knn`` for wide data: candidates found among the top ``n_dims`` principal
     components (a matrix product ~D / n_dims times cheaper), then ranked by their exact
-    distances in the full space. Same output as ``ivf_knn``."""
+    distances in the full space. None (fall back to ``ivf_knn``) when the sample of
+    step 2 says the projection loses too many neighbours to reach ``TARGET_RECALL``."""
     from .initialization import principal_scores
 
     n_candidates = min(R.shape[0] - 1, CANDIDATES_PER_NEIGHBOUR * k + EXTRA_CANDIDATES)
     projected = np.ascontiguousarray(principal_scores(R, n_dims), dtype=np.float32)
-    candidates, _ = ivf_knn(projected, n_candidates, n_probe=n_probe, random_state=random_state,
-                            cell_size=cell_size)
-    return _rerank(R, candidates, k)
+    sample = probe_sample(R.shape[0], random_state)
+    candidates = candidates_in(projected, k, n_candidates, sample, exact_rows(R, sample, k)[0],
+                               random_state=random_state, cell_size=cell_size)
+    return None if candidates is None else rerank(R, candidates, k)
 
 
-def ivf_knn(R, k, *, n_probe, random_state=0, cell_size=CELL_SIZE):
-    """k nearest other rows of float32 R (n x D) by squared euclidean distance:
-    (indices int32, squared distances float32), each row sorted by (distance, index)."""
+class _Cells:
+    """Steps 1-5 over the rows S (float32)."""
+
+    def __init__(self, S, cell_size, seed):
+        self.S = S
+        n = S.shape[0]
+        self.n_cells = max(1, int(round(n / cell_size)))
+        self.centres = _kmeans(S, self.n_cells, seed)
+        self.norms = np.einsum("ij,ij->i", S, S)
+        self.cell = _nearest_centre(S, self.centres)
+        order = np.argsort(self.cell, kind="stable").astype(np.int32)
+        starts = np.searchsorted(self.cell[order], np.arange(self.n_cells + 1))
+        self.members = [order[starts[c]:starts[c + 1]] for c in range(self.n_cells)]
+        self.sizes = np.diff(starts)
+
+    def measured_probes(self, sample, truth, n_candidates=None):
+        """Step 2: the fewest probes with which the search finds ``TARGET_RECALL`` of the
+        true neighbours ``truth`` of the rows ``sample`` (None when it cannot, at any
+        probe count, because they are not among the ``n_candidates`` nearest in S)."""
+        S = self.S
+        c_norms = np.einsum("ij,ij->i", self.centres, self.centres)
+        gaps = c_norms[None, :] - 2.0 * (S[sample] @ self.centres.T)
+        ranked = np.lexsort((np.broadcast_to(np.arange(self.n_cells), gaps.shape), gaps), axis=1)
+        position = np.empty_like(ranked)
+        np.put_along_axis(position, ranked, np.arange(self.n_cells)[None, :], axis=1)
+        needed = np.take_along_axis(position, self.cell[truth], axis=1)  # probes that reach each neighbour
+        if n_candidates is not None:
+            candidates, _ = exact_rows(S, sample, n_candidates)
+            kept = (truth[:, :, None] == candidates[:, None, :]).any(axis=2)
+            needed = np.where(kept, needed, self.n_cells)  # lost by the search space at any probe count
+        found = np.bincount(needed.ravel(), minlength=self.n_cells + 1)[: self.n_cells].cumsum() / needed.size
+        if n_candidates is not None and found[-1] < TARGET_RECALL:
+            return None
+        reached = np.flatnonzero(found >= min(TARGET_RECALL, found[-1]))
+        return int(max(MIN_PROBES, reached[0] + 1))
+
+    def search(self, k, n_probe):
+        """Steps 3-5: (indices, keys), rows sorted by (key, index)."""
+        S, n = self.S, self.S.shape[0]
+        n_probe = min(n_probe, self.n_cells)
+        depth = min(self.n_cells, n_probe + SPARE_PROBES)
+        probes = self._probes(n_probe, depth, k)
+        heap_key = np.full((n, k), np.inf, dtype=np.float32)
+        heap_index = np.full((n, k), _NO_INDEX, dtype=np.int32)
+        rows_of_cell, starts = _invert(probes, self.n_cells)
+        for c in range(self.n_cells):
+            rows, cols = rows_of_cell[starts[c]:starts[c + 1]], self.members[c]
+            if not len(rows) or not len(cols):
+                continue
+            block = S[cols].T
+            step = max(1, _BLOCK_ELEMENTS // len(cols))
+            for s in range(0, len(rows), step):
+                q = rows[s:s + step]
+                _push_block(S[q] @ block, self.norms[q], self.norms[cols], q, cols, q, heap_key, heap_index, True)
+        short = np.flatnonzero(heap_index[:, 0] == _NO_INDEX)  # fewer than k others in every probe
+        if len(short):
+            heap_index[short], heap_key[short] = exact_rows(S, short.astype(np.int32), k)
+        order = sort_rows(heap_key, heap_index)
+        keys = np.maximum(np.take_along_axis(heap_key, order, axis=1), 0.0)
+        return np.take_along_axis(heap_index, order, axis=1), keys
+
+    def _probes(self, n_probe, depth, k):
+        """Each row's nearest ``depth`` centres, cut after ``n_probe`` or, if those hold
+        fewer than k other rows, after enough to hold them (-1: not probed)."""
+        S, n = self.S, self.S.shape[0]
+        c_norms = np.einsum("ij,ij->i", self.centres, self.centres)
+        key = np.full((n, depth), np.inf, dtype=np.float32)
+        index = np.full((n, depth), _NO_INDEX, dtype=np.int32)
+        all_centres = np.arange(self.n_cells, dtype=np.int32)
+        step = max(1, _BLOCK_ELEMENTS // self.n_cells)
+        for s in range(0, n, step):
+            rows = np.arange(s, min(n, s + step), dtype=np.int32)
+            _push_block(S[s:s + step] @ self.centres.T, np.zeros(len(rows), np.float32), c_norms, rows,
+                        all_centres, rows, key, index, False)
+        index = np.take_along_axis(index, sort_rows(key, index), axis=1)
+        held = np.cumsum(self.sizes[index], axis=1) - 1  # other rows held (the row's own cell included)
+        used = np.maximum(n_probe, 1 + (held < k).sum(axis=1))
+        index[np.arange(depth)[None, :] >= used[:, None]] = -1
+        return index
+
+
+def _invert(probes, n_cells):
+    """For each cell the rows probing it, in increasing order: (rows, starts)."""
+    rows = np.broadcast_to(np.arange(probes.shape[0], dtype=np.int32)[:, None], probes.shape)
+    flat, cells = rows.ravel(), probes.ravel()
+    keep = cells >= 0
+    flat, cells = flat[keep], cells[keep]
+    order = np.argsort(cells, kind="stable")  # stable: rows stay in increasing order
+    starts = np.searchsorted(cells[order], np.arange(n_cells + 1))
+    return flat[order], starts
+
+
+def exact_rows(R, rows, k):
+    """Exact k nearest other rows of R for the rows ``rows`` (sorted by (key, index))."""
     n = R.shape[0]
-    n_cells = max(1, int(round(n / cell_size)))
-    centres = _kmeans(R, n_cells, random_state)
-    r_norms = np.einsum("ij,ij->i", R, R)
-    cell = _nearest_centre(R, centres)
-    order = np.argsort(cell, kind="stable")
-    starts = np.searchsorted(cell[order], np.arange(n_cells + 1))
-    members = [order[starts[c]:starts[c + 1]].astype(np.int32) for c in range(n_cells)]
-    blocks = [np.ascontiguousarray(R[m]) for m in members]
-    probes = _probe_lists(centres, np.diff(starts), k, n_probe)
-
-    heap_key = np.full((n, k), np.inf, dtype=np.float32)
-    heap_index = np.full((n, k), np.iinfo(np.int32).max, dtype=np.int32)
-    for c in range(n_cells):
-        if not len(members[c]):
-            continue
-        # one product per cell against all its probed cells (few large BLAS calls: many
-        # small ones alternate with the selection kernel and each waits for the other's threads)
-        others = np.concatenate([members[p] for p in probes[c]])
-        products = blocks[c] @ np.concatenate([blocks[p] for p in probes[c]]).T
-        _push_block(products, r_norms[members[c]], r_norms[others], members[c], others, heap_key, heap_index)
-    order = sort_rows(heap_key, heap_index)
-    return np.take_along_axis(heap_index, order, axis=1), np.maximum(np.take_along_axis(heap_key, order, axis=1), 0.0)
+    key = np.full((len(rows), k), np.inf, dtype=np.float32)
+    index = np.full((len(rows), k), _NO_INDEX, dtype=np.int32)
+    norms = np.einsum("ij,ij->i", R, R)
+    q, heap_rows = R[rows], np.arange(len(rows), dtype=np.int32)
+    step = max(1, _BLOCK_ELEMENTS // max(1, len(rows)))
+    for s in range(0, n, step):
+        cols = np.arange(s, min(n, s + step), dtype=np.int32)
+        _push_block(q @ R[s:s + step].T, norms[rows], norms[s:s + step], rows, cols, heap_rows, key, index, True)
+    order = sort_rows(key, index)
+    return np.take_along_axis(index, order, axis=1), np.maximum(np.take_along_axis(key, order, axis=1), 0.0)
 
 
 def _kmeans(R, n_cells, seed):
@@ -100,21 +223,6 @@ def _nearest_centre(R, centres, block=8192):
     for start in range(0, R.shape[0], block):
         label[start:start + block] = np.argmin(c_norms[None, :] - 2.0 * (R[start:start + block] @ centres.T), axis=1)
     return label
-
-
-def _probe_lists(centres, sizes, k, n_probe):
-    """For each cell: the cells with the nearest centres (itself first), at least n_probe
-    of them and at least k + 1 points beyond the cell's own."""
-    c_norms = np.einsum("ij,ij->i", centres, centres)
-    gaps = c_norms[:, None] - 2.0 * (centres @ centres.T) + c_norms[None, :]
-    np.fill_diagonal(gaps, -np.inf)
-    ranked = np.argsort(gaps, axis=1, kind="stable")
-    probes = []
-    for c in range(len(centres)):
-        total = np.cumsum(sizes[ranked[c]])
-        enough = int(np.searchsorted(total, sizes[c] + k + 1)) + 1
-        probes.append(ranked[c, :max(n_probe, enough)])
-    return probes
 
 
 @numba.njit(inline="always", cache=True)
@@ -143,33 +251,34 @@ def _replace_top(heap_key, heap_index, key, index):
 
 
 @numba.njit(parallel=True, cache=True)
-def _push_block(products, q_norms, r_norms, q_index, r_index, heap_key, heap_index):
-    """Offer every pair of the block (query row, reference column) to the query's heap."""
+def _push_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, heap_index, exclude_self):
+    """Offer every pair of the block (query row q_index[row], reference row r_index[col])
+    to the heap q_heap[row]; the heaps of one block are distinct."""
     two = np.float32(2.0)
     for row in numba.prange(products.shape[0]):
         i = q_index[row]
-        keys = heap_key[i]
-        idx = heap_index[i]
+        keys = heap_key[q_heap[row]]
+        idx = heap_index[q_heap[row]]
         q = q_norms[row]
         top_key, top_index = keys[0], idx[0]
         for col in range(products.shape[1]):
             key = q + r_norms[col] - two * products[row, col]
             if key <= top_key:  # rarely true once the heap is full: the cheap test first
                 j = r_index[col]
-                if j != i and _before(key, j, top_key, top_index):
+                if not (exclude_self and j == i) and _before(key, j, top_key, top_index):
                     _replace_top(keys, idx, key, j)
                     top_key, top_index = keys[0], idx[0]
 
 
-def _rerank(R, candidates, k):
+def rerank(R, candidates, k):
     """The k candidates of each row nearest in R's full space, by (squared distance, index)."""
-    keys = _full_keys(R, candidates)
+    keys = full_keys(R, candidates)
     order = sort_rows(keys, candidates)[:, :k]
     return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(keys, order, axis=1)
 
 
 @numba.njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
-def _full_keys(R, candidates):
+def full_keys(R, candidates):
     """Squared distances in R's full space from each row to its candidates."""
     n, c = candidates.shape
     keys = np.empty((n, c), dtype=np.float32)
@@ -182,5 +291,3 @@ def _full_keys(R, candidates):
                 acc += diff * diff
             keys[i, s] = acc
     return keys
-
-

@@ -124,31 +124,107 @@ def classical_mds(B, n_components, *, seed=0):
 
 
 # --------------------------------------------------------------------- geodesics
-def knn_graph(X, n_neighbors, *, random_state=0, n_jobs=-1):
-    """Symmetric sparse kNN graph with float64 Euclidean edge lengths, and its (indices, lengths)."""
+def remeasured(X, metric):
+    """Whether edge lengths are measured again in float64 (dense euclidean rows)."""
     import scipy.sparse as sp
 
+    return isinstance(metric, str) and metric in ("euclidean", "l2") and not sp.issparse(X)
+
+
+def knn_graph(X, n_neighbors, *, random_state=0, n_jobs=-1, metric="euclidean", metric_kwds=None):
+    """Symmetric sparse kNN graph with float64 edge lengths in ``metric`` (euclidean:
+    measured again in float64), and its (indices, lengths).
+
+    A graph in several parts is joined as scikit-learn's Isomap joins it (with a warning)."""
     from ..graph.neighbors import nearest_neighbors
 
     n = X.shape[0]
-    # the search runs in float32: take a few spare candidates and choose among them in float64
-    n_candidates = min(n - 1, n_neighbors + KNN_SPARE)
-    candidates, _ = nearest_neighbors(X, n_candidates, random_state=random_state, n_jobs=n_jobs)
-    candidates = candidates.astype(np.int64)
-    candidate_lengths = edge_lengths(X, candidates)
-    order = np.lexsort((candidates, candidate_lengths), axis=1)[:, :n_neighbors]  # by length, then index
-    idx = np.take_along_axis(candidates, order, axis=1)
-    lengths = np.take_along_axis(candidate_lengths, order, axis=1)
-    graph = sp.csr_matrix((lengths.ravel(), idx.ravel(), np.arange(0, n * n_neighbors + 1, n_neighbors)),
-                          shape=(n, n))
-    graph = graph.maximum(graph.T).tocsr()
+    if remeasured(X, metric):
+        # the search runs in float32: take a few spare candidates and choose among them in float64
+        n_candidates = min(n - 1, n_neighbors + KNN_SPARE)
+        candidates, _ = nearest_neighbors(X, n_candidates, random_state=random_state, n_jobs=n_jobs)
+        candidates = candidates.astype(np.int64)
+        candidate_lengths = edge_lengths(X, candidates)
+        order = np.lexsort((candidates, candidate_lengths), axis=1)[:, :n_neighbors]  # by length, then index
+        idx = np.take_along_axis(candidates, order, axis=1)
+        lengths = np.take_along_axis(candidate_lengths, order, axis=1)
+    else:
+        idx, lengths = nearest_neighbors(X, n_neighbors, metric=metric, metric_kwds=metric_kwds,
+                                         random_state=random_state, n_jobs=n_jobs)
+        idx, lengths = idx.astype(np.int64), lengths.astype(np.float64)
+    graph = symmetric_graph(idx, lengths, n)
     from scipy.sparse.csgraph import connected_components
 
-    n_parts, _ = connected_components(graph, directed=False)
+    n_parts, labels = connected_components(graph, directed=False)
     if n_parts > 1:
-        raise ValueError(f"the {n_neighbors}-nearest-neighbour graph has {n_parts} disconnected parts, so some "
-                         "geodesic distances are infinite; increase n_neighbors")
+        import warnings
+
+        warnings.warn(f"the {n_neighbors}-nearest-neighbour graph has {n_parts} disconnected parts; using an edge "
+                      "between the closest two points of every pair of parts to join them, as scikit-learn's "
+                      "Isomap does (geodesics between parts cross it; increase n_neighbors to avoid this)",
+                      stacklevel=3)
+        graph = connect_components(graph, X, labels, n_parts, metric=_join_metric(metric))
     return graph, idx, lengths
+
+
+def _join_metric(metric):
+    """The metric in which parts of the graph are joined: the graph's own where
+    scikit-learn's pairwise_distances knows it, else euclidean."""
+    known = ("euclidean", "l2", "cosine", "manhattan", "l1", "chebyshev", "hamming", "jaccard", "correlation")
+    return metric if isinstance(metric, str) and metric in known else "euclidean"
+
+
+def symmetric_graph(idx, lengths, n):
+    """The undirected kNN graph as a symmetric CSR matrix, zero lengths kept as explicit
+    edges (duplicated points are neighbours at distance 0; scipy's csgraph reads an
+    explicit zero as an edge, a missing entry as none)."""
+    import scipy.sparse as sp
+
+    k = idx.shape[1]
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    cols = idx.ravel().astype(np.int64)
+    rows, cols = np.concatenate([rows, cols]), np.concatenate([cols, rows])
+    values = np.concatenate([lengths.ravel(), lengths.ravel()])  # ||x_i - x_j|| is the same both ways
+    keep = np.unique(rows * n + cols, return_index=True)[1]  # each edge once, ordered by (row, column)
+    rows, cols, values = rows[keep], cols[keep], values[keep]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    return sp.csr_matrix((values, cols, indptr), shape=(n, n))
+
+
+#: bytes of the distance blocks computed while joining the parts of a kNN graph
+CONNECT_BLOCK_BYTES = 64 * 2**20
+
+
+def connect_components(graph, X, labels, n_parts, *, metric="euclidean"):
+    """``graph`` with one edge added between the closest two points of every pair of its
+    parts (scikit-learn's ``_fix_connected_components``): distances from each part to
+    the points of the parts before it, in blocks of bounded memory; n^2 / 2 distances in all."""
+    import scipy.sparse as sp
+    from sklearn.metrics import pairwise_distances
+
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], np.arange(n_parts + 1))
+    rows, cols, values = [], [], []
+    for part in range(1, n_parts):
+        members, earlier = order[starts[part]:starts[part + 1]], order[:starts[part]]  # earlier: by part
+        best = np.full(len(earlier), np.inf)
+        best_member = np.zeros(len(earlier), dtype=np.int64)
+        block = max(1, CONNECT_BLOCK_BYTES // (8 * len(earlier)))
+        for s in range(0, len(members), block):
+            D = pairwise_distances(X[members[s:s + block]], X[earlier], metric=metric)
+            where = D.argmin(axis=0)
+            value = D[where, np.arange(D.shape[1])]
+            better = value < best  # ties keep the earlier member, as an argmin over all would
+            best[better], best_member[better] = value[better], members[s:s + block][where[better]]
+        for other in range(part):
+            lo, hi = starts[other], starts[other + 1]
+            j = lo + int(np.argmin(best[lo:hi]))
+            rows.append(best_member[j]), cols.append(earlier[j]), values.append(best[j])
+    coo = graph.tocoo()
+    rows, cols = np.concatenate([coo.row, rows, cols]), np.concatenate([coo.col, cols, rows])
+    values = np.concatenate([coo.data, values, values])
+    # from COO without a sum of two matrices, which would drop explicit zero-length edges
+    return sp.coo_matrix((values, (rows, cols)), shape=graph.shape).tocsr()
 
 
 def edge_lengths(X, idx, *, queries=None):
@@ -193,6 +269,8 @@ class LandmarkMap:
     to the landmarks. Built from the landmark-to-landmark block of dissimilarities;
     ``features(Delta_L)`` maps an L x m block of dissimilarities (landmarks to points)
     to m x r coordinates whose Gram matrix approximates classical MDS's B."""
+
+    _saved_state = ("mean_squares", "rank", "eigenvalues", "projection")  # rebuilt from these by ardr.io
 
     def __init__(self, delta_landmarks, n_components):
         S = np.square(np.asarray(delta_landmarks, dtype=np.float64))

@@ -12,6 +12,7 @@ training row: 18.74.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..graph.neighbors import exact_knn
 
@@ -20,13 +21,17 @@ _BLOCK_ELEMENTS = 8_000_000
 
 
 def inverse_map(embedding, X_fit, Y, a, b, k):
-    """Rows in the data space for the embedded points ``Y`` (float64, len(Y) x n_features)."""
+    """Rows in the data space for the embedded points ``Y`` (float64, len(Y) x n_features);
+    ``X_fit`` dense or sparse."""
     k = max(1, min(int(k), embedding.shape[0]))
     idx, dist = exact_knn(np.asarray(embedding, dtype=np.float32), k, queries=np.asarray(Y, dtype=np.float32),
                           exclude_self=False)
-    d = dist.astype(np.float64)
-    weights = 1.0 / (1.0 + a * d ** (2.0 * b))
+    weights = 1.0 / (1.0 + a * dist.astype(np.float64) ** (2.0 * b))
     weights /= weights.sum(axis=1, keepdims=True)
+    if sp.issparse(X_fit):
+        rows = np.repeat(np.arange(Y.shape[0]), k)
+        W = sp.csr_matrix((weights.ravel(), (rows, idx.ravel())), shape=(Y.shape[0], embedding.shape[0]))
+        return (W @ X_fit.astype(np.float64)).toarray()
     out = np.empty((Y.shape[0], X_fit.shape[1]))
     rows = max(1, _BLOCK_ELEMENTS // (k * X_fit.shape[1]))
     for start in range(0, Y.shape[0], rows):

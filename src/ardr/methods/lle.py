@@ -16,8 +16,12 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._threads import numba_threads
-from .._validation import check_choice, check_data, check_float, check_int, check_seed
-from ..graph.neighbors import METHODS as KNN_METHODS, METRICS, exact_knn, nearest_neighbors
+from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
+from ..graph.neighbors import METHODS as KNN_METHODS, exact_knn, nearest_neighbors
+from ._contract import EstimatorContract
+
+# LLE reconstructs each point from its neighbours' coordinates: neighbours in these metrics only
+METRICS = ("euclidean", "cosine")
 
 EIGEN_SOLVERS = ("auto", "arpack", "dense")
 DENSE_MAX_ROWS = 200  # "auto" solves M densely up to here (as scikit-learn does)
@@ -81,7 +85,7 @@ def _bottom_eigenvectors(M, n_components, solver, tol, max_iter, seed):
     return vecs[:, order[1:]], vals[order]
 
 
-class LLE(TransformerMixin, BaseEstimator):
+class LLE(EstimatorContract, TransformerMixin, BaseEstimator):
     """Classical locally linear embedding (the "standard" method).
 
     Each point's weights over its ``n_neighbors`` nearest other points solve the
@@ -96,6 +100,12 @@ class LLE(TransformerMixin, BaseEstimator):
     ``reconstruction_error_`` (sum of the skipped-over eigenvalues: tr(Y^T M Y)),
     ``nbrs_``, ``timings_``, ``n_features_in_``.
     """
+
+    _saved_state = ("_X_fit", "_k")  # what transform needs, kept in model files (ardr.io)
+    _NOT_APPLICABLE = {
+        "check_transformer_n_iter": "max_iter caps ARPACK's iterations; LLE's eigensolvers do not report "
+                                    "how many they ran (the dense one runs none), so there is no n_iter_",
+    }
 
     def __init__(self, n_neighbors=15, n_components=2, *, reg=1e-3, eigen_solver="auto", tol=1e-6,
                  max_iter=None, metric="euclidean", knn_method="auto", random_state=None, n_jobs=-1,
@@ -171,9 +181,7 @@ class LLE(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "embedding_")
-        X = check_data(X, min_rows=1, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but this LLE was fitted with {self.n_features_in_}")
+        X = check_n_features(self, check_data(X, min_rows=1, dtype=np.float64))
         idx, _ = exact_knn(self._X_fit, self._k, metric=self.metric, queries=X, exclude_self=False)
         W = barycenter_weights(self._X_fit, X, idx, float(self.reg))
         return np.einsum("ik,ikd->id", W, self.embedding_[idx])
@@ -235,7 +243,7 @@ def _box_scale(Y):
     return 10.0 * (Y - Y.min(axis=0)) / span
 
 
-class DKLLE(BaseEstimator):
+class DKLLE(EstimatorContract, BaseEstimator):
     """Double-kernel LLE (DESIGN 6a): LLE whose reconstruction weights come from UMAP's
     fuzzy input graph times the output kernel q = 1 / (1 + a t^b), with repulsive
     offsets from the output kernel, iterated to a stationary point of UMAP's effective

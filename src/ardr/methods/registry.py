@@ -34,16 +34,20 @@ def estimator_class(name):
 def make_estimator(name, *, random_state=None, verbose=False, **options):
     """An estimator for ``name`` with the given options (None = the method's default).
 
-    An option the method does not have is an error, not silently dropped."""
+    An option the method does not have is an error, not silently dropped. The command
+    line embeds: a method whose own default is all components (PCA, as scikit-learn's)
+    gets ``n_components=2`` unless it is given."""
     cls = estimator_class(name)
     params = cls().get_params(deep=False)
     given = {k: v for k, v in options.items() if v is not None}
     if name == "tsne" and "n_epochs" in given:
-        given["n_iter"] = given.pop("n_epochs")
+        given["max_iter"] = given.pop("n_epochs")
     unknown = sorted(set(given) - set(params))
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
         raise ValueError(f"method {name} does not take {flags}")
+    if params.get("n_components", 2) is None:
+        given.setdefault("n_components", 2)
     for key, value in (("random_state", random_state), ("verbose", verbose)):
         if key in params:
             given[key] = value

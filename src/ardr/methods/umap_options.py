@@ -8,9 +8,11 @@ ones); this module says what each accepts, so ``fit`` stays a readable pipeline.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
-from .._validation import check_choice, check_float, check_int
+from .._validation import check_float, check_int
 from ..graph import supervision
+from ..graph.distances import canonical as canonical_metric
 
 #: umap-learn's defaults for the options of the UMAP graph, its force law and densMAP.
 DEFAULTS = {
@@ -36,12 +38,8 @@ GRAPH_OPTIONS = ("set_op_mix_ratio", "local_connectivity", "disconnection_distan
 # umap-learn's default cut for bounded metrics: a pair this far apart shares nothing.
 DISCONNECTION_DISTANCES = {"correlation": 2.0, "cosine": 2.0, "hellinger": 1.0, "jaccard": 1.0, "dice": 1.0}
 
-# the target's metric: "categorical", or a metric of the neighbour search ("l2" is umap-learn's
-# name for euclidean)
-TARGET_METRIC_ALIASES = {"l2": "euclidean"}
 
-
-def check_options(c, metrics):
+def check_options(c):
     """Validate the options on the config namespace ``c`` (in place: aliases resolved)."""
     check_float(c.set_op_mix_ratio, "set_op_mix_ratio", low=0.0, high=1.0)
     check_float(c.local_connectivity, "local_connectivity", low=0.0)
@@ -50,8 +48,14 @@ def check_options(c, metrics):
     check_float(c.repulsion_strength, "repulsion_strength", low=0.0)
     if c.target_n_neighbors != -1:
         check_int(c.target_n_neighbors, "target_n_neighbors", low=2)
-    c.target_metric = TARGET_METRIC_ALIASES.get(c.target_metric, c.target_metric)
-    check_choice(c.target_metric, "target_metric", (supervision.CATEGORICAL,) + tuple(metrics))
+    if c.target_metric != supervision.CATEGORICAL:
+        try:
+            name, _ = canonical_metric(c.target_metric)
+        except ValueError as err:
+            raise ValueError(f"target_metric: 'categorical' or a metric of the neighbour search ({err})") from None
+        if name == "precomputed":
+            raise ValueError("target_metric='precomputed' is not supported: give y itself")
+        c.target_metric = name
     supervision.check_target_weight(c.target_weight)
     for name in ("densmap", "output_dens", "unique"):
         if not isinstance(getattr(c, name), (bool, np.bool_)):
@@ -69,6 +73,8 @@ def check_options(c, metrics):
         raise ValueError("densmap adds its term to UMAP's force law: it needs normalized=False")
     if c.normalized and c.repulsion_strength != 1.0:
         raise ValueError("repulsion_strength weights UMAP's sampled repulsion: it needs normalized=False")
+    if c.unique and isinstance(c.metric, str) and c.metric == "precomputed":
+        raise ValueError("unique=True is not defined for metric='precomputed' (rows of distances)")
 
 
 def disconnection_distance(c):
@@ -95,7 +101,9 @@ def cut_far_edges(dist, threshold):
 
 def unique_rows(X):
     """(rows kept, inverse): the first occurrence of each distinct row, in data order, and
-    for every row the index of its kept row (umap-learn's ``unique=True``)."""
+    for every row the index of its kept row (umap-learn's ``unique=True``). Dense rows only."""
+    if sp.issparse(X):
+        raise ValueError("unique=True needs dense X (sparse rows are not deduplicated)")
     _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # distinct rows in order of first appearance
     rank = np.empty_like(order)

@@ -91,6 +91,15 @@ class FeatureGram:
             self._squared_norm = float(np.vdot(small, small))
         return self._squared_norm
 
+    def centred_sum_of_squares(self):
+        """||Zc||_F^2 = trace(K), in float64 over row blocks (PCA's total variance times n - 1)."""
+        total = 0.0
+        step = max(1, 4_000_000 // self.n_features)
+        for s in range(0, self.n, step):
+            block = self.X[s : s + step] - self.mean
+            total += float(np.einsum("ij,ij->", block, block))
+        return total
+
     def sampled(self, Y, Yc, m, seed, epoch, out):
         if self._shift is None:
             self._shift = _product_vector(self.X, self.mean)
@@ -190,6 +199,38 @@ class StrainForces:
     def relative_gradient(self, Y):
         """The exact relative gradient norm at Y (see the class docstring)."""
         return self._exact(Y - Y.mean(axis=0))[2]
+
+    def at_saddle(self, Y, seed=0, *, margin=1e-3):
+        """True when Y is a saddle point of the strain rather than its minimum.
+
+        A small gradient does not tell them apart: a column of Y can rest on a lower
+        eigenvector of K (variance lambda_j) while the top one's component is still too
+        small to have grown. At the minimum, K restricted to the complement of Y's span
+        (and of the constant vector) has its largest eigenvalue lambda_{d+1} below every
+        column variance; at such a saddle it exceeds the smallest (by ``margin`` x the
+        largest variance). The eigenvalue comes from Lanczos on the complement (ARPACK,
+        a few dozen kernel products; dense below 400 points)."""
+        Yc = Y - Y.mean(axis=0)
+        n, d = Yc.shape
+        if n - d - 1 < 1:
+            return False
+        Q, _ = np.linalg.qr(np.column_stack([np.full(n, 1.0 / np.sqrt(n)), Yc]))
+
+        def complement(V):
+            V = V - Q @ (Q.T @ V)
+            W = self.kernel.matmul(np.ascontiguousarray(V))
+            return W - Q @ (Q.T @ W)
+
+        if n <= 400:
+            top = float(np.linalg.eigvalsh(complement(np.eye(n)))[-1])
+        else:
+            from scipy.sparse.linalg import LinearOperator, eigsh
+
+            op = LinearOperator((n, n), matvec=lambda v: complement(v.reshape(n, 1))[:, 0], dtype=np.float64)
+            v0 = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+            top = float(eigsh(op, k=1, which="LA", tol=1e-4, v0=v0, return_eigenvectors=False)[0])
+        variances = np.linalg.eigvalsh(np.einsum("ik,il->kl", Yc, Yc))
+        return top > variances[0] + margin * variances[-1]
 
 
 def _product_vector(X, v):

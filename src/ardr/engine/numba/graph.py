@@ -5,7 +5,8 @@ race and the result does not depend on the thread count."""
 import numba
 import numpy as np
 
-from .kernels import attraction_coefficient, clip, student_t_attraction_coefficient, umap_repulsion_coefficient
+from .kernels import (attraction_coefficient, clip, heavy_tailed_attraction_coefficient,
+                      student_t_attraction_coefficient, umap_repulsion_coefficient)
 from .rng import draw_index, stream_key
 
 
@@ -103,7 +104,7 @@ _sampled_step_serial = numba.njit(cache=True, error_model="numpy", fastmath=_REA
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_REASSOCIATE)
-def _attraction(head, tail, indptr, indices, weights, a, b, out):
+def _attraction(head, tail, indptr, indices, weights, a, b, dof, out):
     n, dim = head.shape
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for chunk in numba.prange(n_chunks):
@@ -128,9 +129,12 @@ def _attraction(head, tail, indptr, indices, weights, a, b, out):
                     diff[e, d] = delta
                     t += delta * delta
                 coef[e] = t
-            if a == 1.0 and b == 1.0:
+            if a == 1.0 and b == 1.0 and dof == 1.0:
                 for e in range(count):
                     coef[e] = weights[start + e] * student_t_attraction_coefficient(coef[e])
+            elif dof != 1.0:
+                for e in range(count):
+                    coef[e] = weights[start + e] * heavy_tailed_attraction_coefficient(coef[e], a, b, dof)
             else:
                 for e in range(count):
                     coef[e] = weights[start + e] * attraction_coefficient(coef[e], a, b)
@@ -142,8 +146,9 @@ def _attraction(head, tail, indptr, indices, weights, a, b, out):
 
 
 @numba.njit(cache=True)  # once per fit: serial, which compiles in a fraction of the time
-def _edge_cross_entropy(Y, indptr, indices, weights, a, b):
-    """sum over edges with p > 0 of p (log p - log q): KL(P || Q) less its log Z term."""
+def _edge_cross_entropy(Y, indptr, indices, weights, a, b, dof):
+    """sum over edges with p > 0 of p (log p - log q): KL(P || Q) less its log Z term
+    (-log q = dof log(1 + a t^b / dof))."""
     total = np.zeros(Y.shape[0])
     for i in range(Y.shape[0]):
         acc = 0.0
@@ -155,16 +160,17 @@ def _edge_cross_entropy(Y, indptr, indices, weights, a, b):
                 for d in range(Y.shape[1]):
                     delta = Y[i, d] - Y[j, d]
                     t += delta * delta
-                acc += p * (np.log(p) + np.log1p(a * t**b))
+                acc += p * (np.log(p) + dof * np.log1p(a * t**b / dof))
         total[i] = acc
     return total.sum()
 
 
-def kl_divergence(P, Y, a, b, repulsion):
+def kl_divergence(P, Y, a, b, repulsion, dof=1.0):
     """KL(P || Q), Q = q / Z, for a graph P summing to one; Z from ``repulsion``."""
-    _, Z = repulsion(Y, Y, a, b, 0, True)
+    _, Z = repulsion(Y, Y, a, b, 0, True, dof)
     indptr, indices, weights = _csr_parts(P)
-    return float(_edge_cross_entropy(Y, indptr, indices, weights, float(a), float(b)) + np.log(Z) * P.data.sum())
+    cross = _edge_cross_entropy(Y, indptr, indices, weights, float(a), float(b), float(dof))
+    return float(cross + np.log(Z) * P.data.sum())
 
 
 def _csr_parts(graph):
@@ -257,6 +263,7 @@ class NormalizedForces:
     direction = (exaggeration * A + R / Z) / 2, which is minus the KL gradient over 4
     (the units of bhtsne and openTSNE learning rates). A is the exact attraction over
     the graph's edges; R and Z come from a repulsion estimator (exact, sampled, FFT).
+    ``dof`` selects the heavy-tailed kernel (1 + a t^b / dof)^-dof (``kernels``).
 
     ``pointwise=True`` (new points against a fixed ``tail``, each row of P summing to
     one): every point has its own normalization z_i = sum_j q_ij over the tail, the KL
@@ -264,10 +271,11 @@ class NormalizedForces:
     ``point_keys`` key its random draws.
     """
 
-    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, pointwise=False,
+    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, dof=1.0, pointwise=False,
                  point_keys=None):
         self.indptr, self.indices, self.weights = _csr_parts(graph)
         self.a, self.b = float(a), float(b)
+        self.dof = float(dof)
         self.repulsion = repulsion
         self.exaggeration = exaggeration or (lambda epoch: 1.0)
         self.tail = tail
@@ -281,10 +289,10 @@ class NormalizedForces:
         same = self.tail is None
         tail = Y if same else self.tail
         A = np.empty_like(Y)
-        _attraction(Y, tail, self.indptr, self.indices, self.weights, self.a, self.b, A)
+        _attraction(Y, tail, self.indptr, self.indices, self.weights, self.a, self.b, self.dof, A)
         if self.pointwise:
-            R, z = self.repulsion.pointwise(Y, tail, self.a, self.b, epoch, self.point_keys)
+            R, z = self.repulsion.pointwise(Y, tail, self.a, self.b, epoch, self.point_keys, self.dof)
             return 0.5 * (self.exaggeration(epoch) * A + R / np.maximum(z, 1e-300)[:, None])
-        R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same)
+        R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same, self.dof)
         self.last_Z = Z
         return 0.5 * (self.exaggeration(epoch) * A + R / max(Z, 1e-300))

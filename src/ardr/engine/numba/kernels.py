@@ -1,8 +1,11 @@
 """Output kernels q(d) and the force coefficients they induce.
 
 All methods of the graph family use q(d) = 1 / (1 + a d^{2b}): UMAP fits a, b to
-``min_dist`` and ``spread``; tSNE's Student-t kernel is a = b = 1. Coefficients are
-written in terms of the squared distance t = d^2 and multiply (y_j - y_i).
+``min_dist`` and ``spread``; tSNE's Student-t kernel is a = b = 1. The normalized
+objective also takes the heavy-tailed family q = (1 + a d^{2b} / dof)^(-dof) (Kobak
+et al. 2019; openTSNE's ``dof``): dof = 1 is the kernel above, dof < 1 has heavier
+tails, dof -> infinity tends to exp(-a d^{2b}). Coefficients are written in terms of
+the squared distance t = d^2 and multiply (y_j - y_i).
 
 The coefficients are branch-free (a select, not an ``if``, guards t = 0) and use
 ``fast_pow``, so the loops that call them vectorize; compile callers with
@@ -66,6 +69,34 @@ def normalized_repulsion_coefficient(t, a, b):
     tb = fast_pow(t, b)
     q = 1.0 / (1.0 + a * tb)
     c = 2.0 * a * b * (tb / t) * q * q
+    at_zero = 2.0 * a * b if b == 1.0 else 0.0
+    return c if t > 0.0 else at_zero
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def heavy_tailed_q(t, a, b, dof):
+    """q = (1 + a t^b / dof)^(-dof); equals q_of_t at dof = 1."""
+    return fast_pow(1.0 + a * fast_pow(t, b) / dof, -dof)
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def heavy_tailed_attraction_coefficient(t, a, b, dof):
+    """-d log q / dt times 2 = 2 a b t^(b-1) / (1 + a t^b / dof); attraction_coefficient at dof = 1.
+    For a = b = 1 it is 2 / (1 + t / dof), no power needed."""
+    if a == 1.0 and b == 1.0:
+        return 2.0 / (1.0 + t / dof)
+    tb = fast_pow(t, b)
+    c = 2.0 * a * b * tb / (t * (1.0 + a * tb / dof))
+    return c if t > 0.0 else 0.0
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def heavy_tailed_repulsion_coefficient(t, a, b, dof):
+    """-dq/dt times 2 = 2 a b t^(b-1) (1 + a t^b / dof)^(-dof-1), to be divided by Z;
+    normalized_repulsion_coefficient at dof = 1 (2 q^2 for a = b = 1)."""
+    tb = fast_pow(t, b)
+    w = fast_pow(1.0 + a * tb / dof, -dof - 1.0)
+    c = 2.0 * a * b * (tb / t) * w
     at_zero = 2.0 * a * b if b == 1.0 else 0.0
     return c if t > 0.0 else at_zero
 

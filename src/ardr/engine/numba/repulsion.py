@@ -1,29 +1,44 @@
 """Repulsion estimators for the normalized objective.
 
-Each returns ``(R, Z)``: R[i] = sum_j c(t_ij) (y_i - y_j) with c the normalized
-repulsion coefficient of the output kernel, and Z = sum over pairs of q(t_ij).
-R points away from the other points, so the normalized force is attraction + R / Z.
-``pointwise(head, tail, a, b, epoch, keys)`` returns ``(R, z)`` with z[i] = sum_j q(t_ij)
-for new points against a fixed tail: each point's own normalization, computed from that
-point and the tail alone (``keys`` key a point's random draws), so a transform places a
-point whatever else is in its batch.
+Each is called as ``(head, tail, a, b, epoch, same, dof=1.0)`` and returns ``(R, Z)``:
+R[i] = sum_j c(t_ij) (y_i - y_j) with c the normalized repulsion coefficient of the
+output kernel (``kernels``; ``dof`` selects the heavy-tailed family), and Z = sum over
+pairs of q(t_ij). R points away from the other points, so the normalized force is
+attraction + R / Z. ``pointwise(head, tail, a, b, epoch, keys=None, dof=1.0)`` returns
+``(R, z)`` with z[i] = sum_j q(t_ij) for new points against a fixed tail: each point's own
+normalization, computed from that point and the tail alone (``keys`` key a point's random
+draws), so a transform places a point whatever else is in its batch.
 
 - ``Exact``: all pairs, O(n * n_tail); the reference, and the choice for small n.
 - ``Sampled``: m uniform partners per point per epoch, scaled to be unbiased;
   the ActUp/GiDR-DUN way to get tSNE's normalization at UMAP's cost.
 - ``FFT``: grid interpolation of the Student-t kernel (FIt-SNE, Linderman et al.
-  2019), O(n) per step, for the a = b = 1 kernel in 1 or 2 dimensions.
+  2019), O(n) per step, for the a = b = 1 kernel (any dof: the grid samples
+  (1 + t/dof)^-dof and (1 + t/dof)^(-dof-1), as openTSNE does) in 1 or 2 dimensions.
 """
 
 import numba
 import numpy as np
 
-from .kernels import normalized_repulsion_coefficient, q_of_t
+from .fastmath import fast_pow
+from .kernels import heavy_tailed_q, heavy_tailed_repulsion_coefficient, normalized_repulsion_coefficient, q_of_t
 from .rng import draw_index, stream_key
 
 
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _push_and_q(t, a, b, dof):
+    """The pair's repulsion coefficient and q; dof = 1 skips the heavy-tailed powers."""
+    if dof == 1.0:
+        return normalized_repulsion_coefficient(t, a, b), q_of_t(t, a, b)
+    if a == 1.0 and b == 1.0:  # one power: w = q / (1 + t / dof)
+        base = 1.0 + t / dof
+        q = fast_pow(base, -dof)
+        return 2.0 * q / base, q
+    return heavy_tailed_repulsion_coefficient(t, a, b, dof), heavy_tailed_q(t, a, b, dof)
+
+
 @numba.njit(parallel=True, cache=True)
-def _exact(head, tail, a, b, same, R, z):
+def _exact(head, tail, a, b, dof, same, R, z):
     n, dim = head.shape
     for i in numba.prange(n):
         zi = 0.0
@@ -36,15 +51,15 @@ def _exact(head, tail, a, b, same, R, z):
             for d in range(dim):
                 diff = head[i, d] - tail[j, d]
                 t += diff * diff
-            c = normalized_repulsion_coefficient(t, a, b)
+            c, q = _push_and_q(t, a, b, dof)
             for d in range(dim):
                 R[i, d] += c * (head[i, d] - tail[j, d])
-            zi += q_of_t(t, a, b)
+            zi += q
         z[i] = zi
 
 
 @numba.njit(parallel=True, cache=True)
-def _sampled(head, tail, a, b, same, m, seed, epoch, keys, R, z):
+def _sampled(head, tail, a, b, dof, same, m, seed, epoch, keys, R, z):
     n, dim = head.shape
     n_tail = tail.shape[0]
     scale = n_tail / m
@@ -61,10 +76,10 @@ def _sampled(head, tail, a, b, same, m, seed, epoch, keys, R, z):
             for d in range(dim):
                 diff = head[i, d] - tail[k, d]
                 t += diff * diff
-            c = normalized_repulsion_coefficient(t, a, b)
+            c, q = _push_and_q(t, a, b, dof)
             for d in range(dim):
                 R[i, d] += c * (head[i, d] - tail[k, d])
-            zi += q_of_t(t, a, b)
+            zi += q
         for d in range(dim):
             R[i, d] *= scale
         z[i] = zi * scale
@@ -100,21 +115,21 @@ class Exact:
 
     name = "exact"
 
-    def __call__(self, head, tail, a, b, epoch, same):
-        R, z = self._pairs(head, tail, a, b, same)
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
+        R, z = self._pairs(head, tail, a, b, same, dof)
         return R, float(np.sum(z))
 
-    def pointwise(self, head, tail, a, b, epoch, keys=None):
-        return self._pairs(head, tail, a, b, False)
+    def pointwise(self, head, tail, a, b, epoch, keys=None, dof=1.0):
+        return self._pairs(head, tail, a, b, False, dof)
 
     @staticmethod
-    def _pairs(head, tail, a, b, same):
+    def _pairs(head, tail, a, b, same, dof):
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
-        if a == 1.0 and b == 1.0 and head.shape[1] <= 2:
+        if a == 1.0 and b == 1.0 and dof == 1.0 and head.shape[1] <= 2:
             _exact_student_t(head, tail, same, R, z)
         else:
-            _exact(head, tail, a, b, same, R, z)
+            _exact(head, tail, a, b, float(dof), same, R, z)
         return R, z
 
 
@@ -127,18 +142,18 @@ class Sampled:
         self.n_samples = int(n_samples)
         self.seed = int(seed)
 
-    def __call__(self, head, tail, a, b, epoch, same):
-        R, z = self._draw(head, tail, a, b, epoch, same, np.arange(head.shape[0], dtype=np.uint64))
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
+        R, z = self._draw(head, tail, a, b, epoch, same, np.arange(head.shape[0], dtype=np.uint64), dof)
         return R, float(np.sum(z))
 
-    def pointwise(self, head, tail, a, b, epoch, keys=None):
+    def pointwise(self, head, tail, a, b, epoch, keys=None, dof=1.0):
         keys = np.arange(head.shape[0], dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
-        return self._draw(head, tail, a, b, epoch, False, keys)
+        return self._draw(head, tail, a, b, epoch, False, keys, dof)
 
-    def _draw(self, head, tail, a, b, epoch, same, keys):
+    def _draw(self, head, tail, a, b, epoch, same, keys, dof):
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
-        _sampled(head, tail, a, b, same, self.n_samples, self.seed, epoch, keys, R, z)
+        _sampled(head, tail, a, b, float(dof), same, self.n_samples, self.seed, epoch, keys, R, z)
         return R, z
 
 
@@ -163,40 +178,41 @@ class FFT:
         self.min_boxes = min_boxes
         self.max_boxes = max_boxes
 
-    def __call__(self, head, tail, a, b, epoch, same):
+    def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
         self._check(head, a, b)
         if head.shape[1] == 1:
             # a line inside a plane: interpolation error is larger along a dense line, so
             # the boxes are 4x finer (measured: Z error 1e-2 -> 1e-6), at 16x the grid cost
-            R, Z = self._fine()(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same)
+            R, Z = self._fine()(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same, dof)
             return R[:, :1].copy(), Z
         tail = head if tail is None else tail
         both = np.vstack([head, tail]) if tail is not head else head
         lo = float(both.min())
         grid = self._grid(lo, max(float(both.max()) - lo, 1e-12))
-        R, z = self._read_back(head, grid, self._potentials(tail, grid), same)
+        R, z = self._read_back(head, grid, self._potentials(tail, grid, float(dof)), same, float(dof))
         return R, float(z.sum())
 
-    def pointwise(self, head, tail, a, b, epoch, keys=None):
+    def pointwise(self, head, tail, a, b, epoch, keys=None, dof=1.0):
         """New points against a fixed tail, on a grid that depends on the tail alone (its
         extent plus a margin; the tail's potentials are computed once). A point outside
         the grid feels the repulsion of the nearest grid position."""
         self._check(head, a, b)
+        dof = float(dof)
         if head.shape[1] == 1:
             if getattr(self, "_padded", (None,))[0] is not tail:
                 self._padded = (tail, _pad(tail), self._fine())
             _, padded, fine = self._padded
-            R, z = fine.pointwise(_pad(head), padded, a, b, epoch)
+            R, z = fine.pointwise(_pad(head), padded, a, b, epoch, dof=dof)
             return R[:, :1].copy(), z
-        if getattr(self, "_fixed", (None,))[0] is not tail:
+        if getattr(self, "_fixed", (None,))[0] is not tail or self._fixed[1] != dof:
             lo, hi = float(tail.min()), float(tail.max())
             margin = TAIL_GRID_MARGIN * max(hi - lo, self.box_size)
             grid = self._grid(lo - margin, hi - lo + 2 * margin)
-            self._fixed = (tail, grid, self._potentials(tail, grid))
-        _, grid, potentials = self._fixed
+            self._fixed = (tail, dof, grid, self._potentials(tail, grid, dof))
+        _, _, grid, potentials = self._fixed
         lo, box, n_boxes, _ = grid
         inside = np.clip(head, lo, lo + box * n_boxes * (1 - 1e-9))
-        return self._read_back(inside, grid, potentials, False)
+        return self._read_back(inside, grid, potentials, False, dof)
 
     @staticmethod
     def _check(head, a, b):
@@ -217,15 +233,16 @@ class FFT:
         box = span * (1 + 1e-9) / n_boxes if n_boxes in (self.min_boxes, self.max_boxes) else self.box_size
         return lo, box, n_boxes, n_boxes * self.n_interp
 
-    def _potentials(self, tail, grid):
+    def _potentials(self, tail, grid, dof):
         """The tail's charges 1, y_x, y_y spread on the nodes and convolved: the charge-1
-        grid with q (for Z) and q^2 (for the repulsion), the others with q^2."""
+        grid with q (for Z) and with w = q^2 (for the repulsion), the others with w (heavy
+        tails: q = (1 + t/dof)^-dof, w = (1 + t/dof)^(-dof-1))."""
         import scipy.fft
 
         lo, box, n_boxes, N = grid
         p = self.n_interp
         size = scipy.fft.next_fast_len(2 * N, real=True)
-        K_hat = self._kernel_transform(N, box / p, size)
+        K_hat = self._kernel_transform(N, box / p, size, dof)
         charges = np.zeros((3, N, N))
         _spread(tail, lo, box, n_boxes, p, charges)
         # 2-D convolution by FFT in single precision, skipping the zero padding: rows
@@ -236,40 +253,51 @@ class FFT:
         spectrum = scipy.fft.ifft(spectrum, axis=1, workers=-1, overwrite_x=True)[:, :N]
         return scipy.fft.irfft(spectrum, n=size, axis=2, workers=-1)[:, :, :N]
 
-    def _read_back(self, head, grid, potentials, same):
+    def _read_back(self, head, grid, potentials, same, dof):
         lo, box, n_boxes, _ = grid
         p = self.n_interp
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
         # each point's interaction with itself as the grid sees it is taken out of Z (not
         # q(0) = 1: interpolation error at zero lag would otherwise bias Z for sparse layouts)
-        self_kernel = _self_kernel(p, box / p) if same else np.zeros((p * p, p * p))
+        self_kernel = _self_kernel(p, box / p, dof) if same else np.zeros((p * p, p * p))
         _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z)
         return R, z
 
-    def _kernel_transform(self, N, h, size):
-        """FFT of the kernels q and q^2 sampled at grid lags, circulant-embedded in size x size."""
+    def _kernel_transform(self, N, h, size, dof=1.0):
+        """FFT of the kernels q and w (q^2 at dof = 1) sampled at grid lags, circulant-embedded
+        in size x size."""
         import scipy.fft
 
-        key = (N, h, size)
+        key = (N, h, size, dof)
         cache = getattr(self, "_cache", None)
         if cache is not None and cache[0] == key:
             return cache[1]
         m = np.arange(size)
         lags = np.minimum(m, size - m) * h  # lag min(m, size - m) at index m
         r2 = lags[:, None] ** 2 + lags[None, :] ** 2
-        q = 1.0 / (1.0 + r2)
-        K_hat = scipy.fft.rfft2(np.stack([q, q * q]).astype(np.float32), axes=(1, 2), workers=-1)
+        q, w = _grid_kernels(r2, dof)
+        K_hat = scipy.fft.rfft2(np.stack([q, w]).astype(np.float32), axes=(1, 2), workers=-1)
         self._cache = (key, K_hat)
         return K_hat
 
 
-def _self_kernel(p, h):
+def _grid_kernels(r2, dof):
+    """q = (1 + r2/dof)^-dof and the repulsion's w = (1 + r2/dof)^(-dof-1) (1/(1 + r2), its
+    square at dof = 1) at squared lags r2."""
+    if dof == 1.0:
+        q = 1.0 / (1.0 + r2)
+        return q, q * q
+    base = 1.0 + r2 / dof
+    return base**-dof, base ** (-dof - 1.0)
+
+
+def _self_kernel(p, h, dof=1.0):
     """q between the p x p interpolation nodes of one box (flat order as in _interpolation)."""
     k = np.arange(p)
     dx = (k[:, None, None, None] - k[None, None, :, None]) * h
     dy = (k[None, :, None, None] - k[None, None, None, :]) * h
-    return (1.0 / (1.0 + dx**2 + dy**2)).reshape(p * p, p * p)
+    return _grid_kernels(dx**2 + dy**2, dof)[0].reshape(p * p, p * p)
 
 
 def _pad(Y):

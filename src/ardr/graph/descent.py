@@ -1,0 +1,122 @@
+"""Neighbour-of-neighbour refinement of an approximate kNN graph (deterministic
+NN-descent rounds), in any metric of ``distances.metric_distance``.
+
+A neighbour of a neighbour is likely a neighbour (Dong, Charikar & Li 2011). One round
+offers each point i the forward and reverse neighbours of its forward and reverse
+neighbours (the first ``fan`` of each list) and keeps the k nearest it has seen.
+Only pairs that can be new are offered: through an edge (i, u) that entered the graph
+in the previous round every neighbour of u; through an older edge only u's new
+neighbours.
+
+Race-free and so deterministic on any thread count: a round reads the previous graph
+and writes a new one, each point writing only its own row. Reverse lists keep, for
+each point, the first ``fan`` points that list it, taken by rank, then by index.
+"""
+
+import numba
+import numpy as np
+
+from .distances import metric_distance
+from .ivf import _before, _replace_top
+
+
+@numba.njit(cache=True)
+def reverse_lists(indices, fan):
+    """For each point, up to ``fan`` points that list it among their first ``fan``
+    neighbours, nearest rank first, then lowest index: (lists n x fan, -1 padded;
+    the rank at which each lists it)."""
+    n, k = indices.shape
+    reverse = np.full((n, fan), -1, dtype=np.int32)
+    rank = np.zeros((n, fan), dtype=np.int32)
+    count = np.zeros(n, dtype=np.int32)
+    for s in range(min(k, fan)):
+        for i in range(n):
+            j = indices[i, s]
+            c = count[j]
+            if c < fan:
+                reverse[j, c] = i
+                rank[j, c] = s
+                count[j] = c + 1
+    return reverse, rank
+
+
+@numba.njit(parallel=True, cache=True)
+def refine_round(X, indices, keys, is_new, fan, code, p):
+    """One round on the graph (indices, distances ``keys`` in the metric ``code``, rows
+    sorted ascending; ``is_new`` marks entries added by the previous round). Returns the
+    new (indices, keys, is_new), rows sorted by (key, index), and the number of changes."""
+    n, k = indices.shape
+    fan = min(fan, k)
+    reverse, reverse_rank = reverse_lists(indices, fan)
+    out_idx = np.empty_like(indices)
+    out_key = np.empty_like(keys)
+    out_new = np.zeros((n, k), dtype=np.bool_)
+    changes = np.zeros(n, dtype=np.int64)
+    for i in numba.prange(n):
+        # the row as a max-heap: ascending order reversed
+        h_key = keys[i, ::-1].copy()
+        h_idx = indices[i, ::-1].copy()
+        buf = np.empty(4 * fan * fan, dtype=np.int32)
+        m = 0
+        for side in range(2):
+            for a in range(fan):
+                if side == 0:
+                    u = indices[i, a]
+                    u_new = is_new[i, a]
+                else:
+                    u = reverse[i, a]
+                    if u < 0:
+                        break
+                    u_new = is_new[u, reverse_rank[i, a]]
+                for b in range(fan):
+                    v = indices[u, b]
+                    if u_new or is_new[u, b]:
+                        buf[m] = v
+                        m += 1
+                for b in range(fan):
+                    v = reverse[u, b]
+                    if v < 0:
+                        break
+                    if u_new or is_new[v, reverse_rank[u, b]]:
+                        buf[m] = v
+                        m += 1
+        cand = np.sort(buf[:m])
+        mine = np.sort(indices[i])
+        mine_at = 0
+        top_key, top_idx = h_key[0], h_idx[0]
+        last = -1
+        for c in range(m):
+            v = cand[c]
+            if v == last or v == i:
+                continue
+            last = v
+            while mine_at < k and mine[mine_at] < v:
+                mine_at += 1
+            if mine_at < k and mine[mine_at] == v:
+                continue
+            key = np.float32(metric_distance(X[i], X[v], code, p))
+            if _before(key, v, top_key, top_idx):
+                _replace_top(h_key, h_idx, key, v)
+                top_key, top_idx = h_key[0], h_idx[0]
+                changes[i] += 1
+        # back to ascending (key, index) order
+        order = np.argsort(h_idx, kind="mergesort")
+        order = order[np.argsort(h_key[order], kind="mergesort")]
+        for s in range(k):
+            out_idx[i, s] = h_idx[order[s]]
+            out_key[i, s] = h_key[order[s]]
+            # new: not in the old row (the candidates offered excluded its members)
+            at = np.searchsorted(mine, out_idx[i, s])
+            out_new[i, s] = at >= k or mine[at] != out_idx[i, s]
+    return out_idx, out_key, out_new, changes.sum()
+
+
+def refine(X, indices, keys, *, code, p, fan, rounds, min_changes=0.0, round_kernel=refine_round):
+    """Up to ``rounds`` rounds (fewer once a round changes at most ``min_changes`` x n x k
+    entries)."""
+    is_new = np.ones(indices.shape, dtype=np.bool_)
+    for _ in range(rounds):
+        indices, keys, is_new, changed = round_kernel(X, indices, keys, is_new, fan, code, p)
+        if changed <= min_changes * indices.size:
+            break
+    return indices, keys
