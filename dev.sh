@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
 #   ./dev.sh demo   install what is needed, embed scikit-learn's digits with UMAP into demo-output/
-#   ./dev.sh test   install what is needed (the test extra, torch 2.13.0 CPU build), run the whole test suite
+#   ./dev.sh test   install what is needed (the test and peers extras: umap-learn and openTSNE for
+#                   the parity tests; torch 2.13.0's CPU build for the torch backend), run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${ARDR_VENV:-.venv}"
@@ -48,7 +49,7 @@ case "${1:-}" in
     test)
         # the torch backend's tests run on torch's CPU build; 2.13.0 is the version this
         # machine image carries on local disk (any other version downloads gigabytes)
-        ensure_venv "test,torch" "torch==2.13.0"
+        ensure_venv "test,peers,torch" "torch==2.13.0"
         ensure_system_packages
         shift
         "$VENV/bin/python" -m pytest -q "$@"

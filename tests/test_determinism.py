@@ -25,6 +25,7 @@ FAST = {"n_epochs": 25, "max_iter": 10, "random_state": 7, "verbose": False, "n_
 VARIANTS = [
     ("umap-normalized", "umap", {"normalized": True}),
     ("tsne-fft", "tsne", {"repulsion": "fft"}),
+    ("umap-densmap", "umap", {"densmap": True}),
 ]
 # The normalized transform runs the kernels its fit runs (the fitted points as a fixed
 # tail) for 250 epochs, slow on a busy machine; fit checks those kernels already.

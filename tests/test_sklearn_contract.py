@@ -28,21 +28,11 @@ CHECKED = {
 }
 
 # Checks that fail today for reasons owned by other work of issue 12; strict, so each
-# entry must be deleted the moment its check passes.
-_TRANSFORM = ("check_methods_subset_invariance", "check_transformer_data_not_an_array",
-              "check_transformer_general", "check_transformer_preserve_dtypes")
-PENDING = {
-    # issue 12 item 8: fit(X).transform(X) == fit_transform(X), a point's transform
-    # independent of its batch, float64 out for float64 in (ARDR.transform, output dtype)
-    "UMAP": _TRANSFORM + ("check_methods_sample_order_invariance",),
-    "ARDR": _TRANSFORM + ("check_methods_sample_order_invariance",),
-    "TSNE": _TRANSFORM,
-    # issue 12 item 8: Isomap connects a disconnected kNN graph (the checks' random data
-    # gives one) as scikit-learn does, instead of refusing it
-    "Isomap": ("check_estimators_pickle", "check_pipeline_consistency", "check_positive_only_tag_during_fit",
-               "check_transformer_data_not_an_array", "check_transformer_general",
-               "check_transformer_preserve_dtypes"),
-}
+# entry must be deleted the moment its check passes. (Emptied by the umapopts work: the
+# transform checks pass since transform finds training rows again, places each new point
+# independently of its batch and keeps float64; the sparse checks since a dok matrix is
+# read by its dtype; Isomap's entries passed here already.)
+PENDING = {}
 
 
 def failed_checks(estimator):

@@ -69,7 +69,7 @@ def _check_sparse(X, name, min_rows, dtype):
     if X.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix (n_samples, n_features), got {X.ndim}-D shape {X.shape}")
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
-            or np.iscomplexobj(X.data):
+            or np.iscomplexobj(X):  # X.dtype: a dok_matrix has no .data
         raise ValueError(f"{name} must be real-valued and numeric, got dtype {X.dtype}")
     _check_rows(X.shape, name, min_rows)
     X = sp.csr_matrix(X)

@@ -19,34 +19,46 @@ _BISECTION_STEPS = 64
 
 @numba.njit(parallel=True, cache=True)
 def _smooth_knn_dist(distances, target, local_connectivity):
-    """Per-point rho (distance to the nearest distinct neighbour) and sigma by bisection,
-    so that sum_j exp(-(d_ij - rho_i) / sigma_i) = target."""
+    """Per-point rho (distance to the local_connectivity-th nearest distinct neighbour,
+    interpolated between neighbours for a fractional value) and sigma by bisection, so
+    that sum_j exp(-(d_ij - rho_i) / sigma_i) = target. Infinite distances (edges cut by
+    a disconnection distance) count as absent."""
     n, k = distances.shape
     rho = np.zeros(n, dtype=np.float64)
     sigma = np.zeros(n, dtype=np.float64)
     mean_all = 0.0
+    n_finite = 0
     for i in range(n):
         for j in range(k):
-            mean_all += distances[i, j]
-    mean_all /= max(1, n * k)
+            if distances[i, j] < np.inf:
+                mean_all += distances[i, j]
+                n_finite += 1
+    mean_all /= max(1, n_finite)
+    index = int(np.floor(local_connectivity))
+    interpolation = local_connectivity - index
     for i in numba.prange(n):
         d = distances[i]
-        # nearest non-zero distance (local_connectivity = 1 in UMAP's default)
+        # the row's distinct (non-zero) finite distances, in order
+        nonzero = np.empty(k)
         n_nonzero = 0
+        n_finite_i = 0
+        total = 0.0
         for j in range(k):
-            if d[j] > 0.0:
-                n_nonzero += 1
-        if n_nonzero >= local_connectivity:
-            index = int(np.floor(local_connectivity))
-            count = 0
-            for j in range(k):
+            if d[j] < np.inf:
+                total += d[j]
+                n_finite_i += 1
                 if d[j] > 0.0:
-                    count += 1
-                    if count == index:
-                        rho[i] = d[j]
-                        break
+                    nonzero[n_nonzero] = d[j]
+                    n_nonzero += 1
+        if n_nonzero >= local_connectivity:
+            if index > 0:
+                rho[i] = nonzero[index - 1]
+                if interpolation > _SMOOTH_K_TOLERANCE and index < n_nonzero:
+                    rho[i] += interpolation * (nonzero[index] - nonzero[index - 1])
+            else:
+                rho[i] = interpolation * nonzero[0]
         elif n_nonzero > 0:
-            rho[i] = np.max(d)
+            rho[i] = np.max(nonzero[:n_nonzero])
         lo, hi, mid = 0.0, np.inf, 1.0
         for _ in range(_BISECTION_STEPS):
             psum = 0.0
@@ -62,7 +74,7 @@ def _smooth_knn_dist(distances, target, local_connectivity):
                 lo = mid
                 mid = mid * 2.0 if hi == np.inf else (lo + hi) / 2.0
         sigma[i] = mid
-        mean_i = np.mean(d)
+        mean_i = total / max(1, n_finite_i)
         floor = _MIN_K_DIST_SCALE * (mean_i if rho[i] > 0.0 else mean_all)
         if sigma[i] < floor:
             sigma[i] = floor
@@ -73,13 +85,15 @@ def membership_strengths(distances, n_neighbors, local_connectivity=1.0):
     """UMAP's directed weights v_{j|i} = exp(-(d_ij - rho_i) / sigma_i) for each kNN entry.
 
     ``distances`` holds the n_neighbors - 1 nearest *other* points (UMAP's n_neighbors
-    counts the point itself), so the bandwidth target is log2(n_neighbors).
+    counts the point itself), so the bandwidth target is log2(n_neighbors). An infinite
+    distance (an edge cut by ``disconnection_distance``) gets weight 0.
     """
     d = np.asarray(distances, dtype=np.float64)
     rho, sigma = _smooth_knn_dist(d, np.log2(n_neighbors), float(local_connectivity))
     gap = d - rho[:, None]
     # gap <= 0 (within rho) means weight 1; sigma is only 0 when every distance is 0
-    scaled = np.divide(gap, sigma[:, None], out=np.zeros_like(gap), where=gap > 0)
+    with np.errstate(invalid="ignore"):
+        scaled = np.divide(gap, sigma[:, None], out=np.zeros_like(gap), where=gap > 0)
     return np.exp(-scaled).astype(np.float32)
 
 
@@ -91,15 +105,37 @@ def _directed_matrix(indices, weights, n_cols):
     return M
 
 
-def umap_graph(indices, distances, n_neighbors):
-    """UMAP's fuzzy union P = V + V^T - V o V^T of the directed membership strengths."""
+def umap_graph(indices, distances, n_neighbors, *, set_op_mix_ratio=1.0, local_connectivity=1.0):
+    """UMAP's fuzzy union P = V + V^T - V o V^T of the directed membership strengths;
+    ``set_op_mix_ratio`` < 1 mixes in the fuzzy intersection V o V^T (0: intersection only)."""
     n = indices.shape[0]
-    V = _directed_matrix(indices, membership_strengths(distances, n_neighbors), n)
+    V = _directed_matrix(indices, membership_strengths(distances, n_neighbors, local_connectivity), n)
+    V.eliminate_zeros()
+    return fuzzy_union(V, set_op_mix_ratio)
+
+
+def fuzzy_union(V, set_op_mix_ratio=1.0):
+    """mix (V + V^T - V o V^T) + (1 - mix) V o V^T: sorted CSR, float32, no explicit zeros."""
     Vt = V.T.tocsr()
-    P = (V + Vt - V.multiply(Vt)).tocsr()
+    product = V.multiply(Vt)
+    P = V + Vt - product
+    if set_op_mix_ratio != 1.0:
+        P = set_op_mix_ratio * P + (1.0 - set_op_mix_ratio) * product
+    P = P.tocsr()
     P.eliminate_zeros()
     P.sort_indices()
     return P.astype(np.float32)
+
+
+def scale_rows_to_max(P):
+    """Each row of a non-negative sparse P divided by its largest entry (float64 CSR): every
+    point trusts its strongest edge fully."""
+    P = sp.csr_matrix(P, dtype=np.float64)
+    row_max = np.ones(P.shape[0])
+    nonempty = np.diff(P.indptr) > 0
+    row_max[nonempty] = np.maximum.reduceat(P.data, P.indptr[:-1][nonempty])
+    row_max[row_max <= 0] = 1.0
+    return (sp.diags(1.0 / row_max) @ P).tocsr()
 
 
 @numba.njit(parallel=True, cache=True)

@@ -7,20 +7,27 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..graph import affinities, initialization, ordering
+from ..graph import affinities, initialization, ordering, radii, supervision
 from ..engine.numba import kernels
 from .._threads import numba_threads
 from .._validation import check_choice, check_data, check_float, check_int, check_n_features, check_seed
+from ..engine.numba.density import DensityTerm
 from ._contract import EstimatorContract
 from ..graph.affinities import check_affinities
 from ..graph.distances import canonical as canonical_metric
 from ..graph.neighbors import METHODS as KNN_METHODS, check_precomputed, exact_knn
 from ..engine.optimize import Schedule, optimize
+from . import placement, umap_options
 from .backends import check_backend, get_backend
+from .inverse_map import inverse_map
 
 INPUT_KERNELS = ("umap", "tsne")
 REPULSIONS = ("auto", "sampled", "exact", "fft")
-INITS = ("spectral", "pca", "random")
+# "tswspectral" is umap-learn's spectral start with a truncated-SVD warm start for its
+# eigensolver: the same eigenvectors, so ardr computes it as "spectral"
+INITS = ("spectral", "tswspectral", "pca", "random")
+# densMAP runs this many epochs more than UMAP's default, as umap-learn does
+DENSMAP_EXTRA_EPOCHS = 200
 # scikit-learn's TSNE(method=...): "barnes_hut" leaves the choice to ``repulsion``
 TSNE_METHODS = ("barnes_hut", "exact")
 # tSNE's repulsion: exact below this, FFT interpolation above (mnist5k: FFT 16 s vs exact
@@ -58,26 +65,42 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
     (one returning True stops the run), and ``fit(X, affinities=P)`` with a user's
     symmetric P (sparse or dense, or an object with a ``P`` attribute, as openTSNE's).
 
+    umap-learn's options (the README's table): ``set_op_mix_ratio``,
+    ``local_connectivity`` and ``disconnection_distance`` shape the UMAP graph;
+    ``fit(X, y)`` intersects it with the target's (``target_metric``: "categorical",
+    with y = -1 for unlabelled points, or a metric such as "l2" for a continuous y;
+    ``target_weight``, ``target_n_neighbors``); ``repulsion_strength`` weights the
+    sampled repulsion; ``densmap`` adds densMAP's density term (``dens_lambda``,
+    ``dens_frac``, ``dens_var_shift``); ``output_dens`` sets ``rad_orig_`` and
+    ``rad_emb_``; ``unique`` embeds each distinct row once; ``tqdm_kwds`` goes to the
+    progress bar.
+
     ``backend="numba"`` (default) runs on the CPU's compiled kernels; ``backend="torch"``
     runs the neighbour search, input kernel and force law on a torch ``device`` ("cpu",
     "cuda", "cuda:N"; None: "cuda" when available, else "cpu"; ``pip install ardr[torch]``).
+    densMAP and ``transform`` run on the numba kernels whatever the backend.
 
-    Attributes after fit: ``embedding_`` (float32), ``graph_`` (sparse input kernel),
-    ``knn_indices_``, ``knn_dists_``, ``a_``, ``b_``, ``n_epochs_``, ``timings_``
-    (seconds per stage), ``n_features_in_``, ``n_iter_`` (iterations run: fewer when a
-    callback stopped the run); normalized methods also ``kl_divergence_`` (= ``final_objective_``).
+    Attributes after fit: ``embedding_`` (the input's dtype when float32 or float64,
+    else float64), ``graph_`` (sparse input kernel), ``knn_indices_``, ``knn_dists_``,
+    ``a_``, ``b_``, ``n_epochs_``, ``timings_`` (seconds per stage), ``n_features_in_``,
+    ``n_iter_`` (iterations run: fewer when a callback stopped the run); normalized
+    methods also ``kl_divergence_`` (= ``final_objective_``); ``output_dens`` also
+    ``rad_orig_`` and ``rad_emb_``.
     """
 
     # private state that transform needs, saved by ``save`` (ardr.io)
-    _saved_state = ("_X_fit", "_cfg", "_seed", "_k")
+    _saved_state = ("_X_fit", "_cfg", "_seed", "_k", "_unique_inverse")
 
-    def __init__(self, n_neighbors=15, n_components=2, *, input_kernel="umap", normalized=False,
-                 perplexity=30.0, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
+    def __init__(self, n_neighbors=15, n_components=2, metric="euclidean", *, input_kernel="umap",
+                 normalized=False, perplexity=30.0, min_dist=0.1, spread=1.0, a=None, b=None,
                  metric_kwds=None, n_epochs=None, learning_rate="auto", negative_sample_rate=5, repulsion="auto",
                  early_exaggeration=None, exaggeration_epochs=250, init="spectral",
                  precomputed_knn=None, knn_method="auto", random_state=None, n_jobs=-1, verbose=False,
-                 exaggeration=None, dof=1.0, callbacks=None, callbacks_every_iters=50, backend="numba",
-                 device=None):
+                 exaggeration=None, dof=1.0, callbacks=None, callbacks_every_iters=50,
+                 set_op_mix_ratio=1.0, local_connectivity=1.0, disconnection_distance=None,
+                 repulsion_strength=1.0, target_n_neighbors=-1, target_metric="categorical",
+                 target_weight=0.5, densmap=False, dens_lambda=2.0, dens_frac=0.3, dens_var_shift=0.1,
+                 output_dens=False, unique=False, tqdm_kwds=None, backend="numba", device=None):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.input_kernel = input_kernel
@@ -105,6 +128,20 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         self.dof = dof
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
+        self.set_op_mix_ratio = set_op_mix_ratio
+        self.local_connectivity = local_connectivity
+        self.disconnection_distance = disconnection_distance
+        self.repulsion_strength = repulsion_strength
+        self.target_n_neighbors = target_n_neighbors
+        self.target_metric = target_metric
+        self.target_weight = target_weight
+        self.densmap = densmap
+        self.dens_lambda = dens_lambda
+        self.dens_frac = dens_frac
+        self.dens_var_shift = dens_var_shift
+        self.output_dens = output_dens
+        self.unique = unique
+        self.tqdm_kwds = tqdm_kwds
         self.backend = backend
         self.device = device
 
@@ -114,6 +151,15 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
 
         return SimpleNamespace(**ARDR.get_params(self, deep=False)) if type(self) is ARDR else self._preset()
 
+    def _settings(self):
+        """The fitted configuration; a model saved by an older ardr gets umap-learn's
+        defaults for the options it predates."""
+        from types import SimpleNamespace
+
+        c = self._cfg
+        missing = {k: v for k, v in umap_options.DEFAULTS.items() if not hasattr(c, k)}
+        return SimpleNamespace(**vars(c), **missing) if missing else c
+
     # ------------------------------------------------------------------ checks
     def _check_params(self, n):
         c = self._cfg
@@ -122,6 +168,8 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         check_choice(c.repulsion, "repulsion", REPULSIONS)
         check_choice(c.knn_method, "knn_method", KNN_METHODS)
         check_backend(c.backend)
+        if c.backend == "torch" and c.densmap:
+            raise ValueError("densmap=True runs on backend='numba' only")
         if not isinstance(c.normalized, (bool, np.bool_)):
             raise ValueError(f"normalized must be True or False, got {c.normalized!r}")
         check_int(c.n_components, "n_components", low=1)
@@ -140,6 +188,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         if dof != 1.0 and not c.normalized:
             raise ValueError("dof shapes the normalized (tSNE) objective's kernel; it needs normalized=True")
         check_int(c.callbacks_every_iters, "callbacks_every_iters", low=1)
+        umap_options.check_options(c)
         self._callbacks = _check_callbacks(c.callbacks)
         if self._callbacks and not c.normalized:
             raise ValueError("callbacks receive tSNE's KL divergence; they need normalized=True")
@@ -169,17 +218,33 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             n_knn = min(n - 1, max(1, int(3 * max(k))))
         return a, b, k, n_knn
 
+    def _check_target(self, y, n, fitted_on_affinities):
+        """y for the supervised graph, or None; a method that cannot use y says so."""
+        c = self._cfg
+        if y is None:
+            return None
+        if c.input_kernel != "umap" or fitted_on_affinities:
+            why = ("the given affinities replace the graph it would intersect" if fitted_on_affinities
+                   else "supervision intersects UMAP's fuzzy graph (input_kernel='umap')")
+            warnings.warn(f"{type(self).__name__} ignores y: {why}; use ardr.UMAP(...).fit(X, y)", stacklevel=3)
+            return None
+        return supervision.check_target(y, n, c.target_metric)
+
     # --------------------------------------------------------------- pipeline
     def fit(self, X=None, y=None, *, affinities=None):
         """Embed X (n_samples x n_features, dense or sparse CSR; with ``metric="precomputed"``
-        a square distance matrix). ``affinities``: a symmetric P to use instead of the input
-        kernel (then X may be None; it is still used for ``init="pca"`` and ``transform``)."""
+        a square distance matrix). With y, a supervised (or, with y = -1 for unlabelled
+        rows, semi-supervised) UMAP embedding. ``affinities``: a symmetric P to use instead
+        of the input kernel (then X may be None; it is still used for ``init="pca"`` and
+        ``transform``)."""
         self._cfg = c = self._config()
+        dtype = placement.output_dtype(X) if X is not None else np.dtype(np.float32)
         P_user = None
         if affinities is not None:
             if not c.normalized:
                 raise ValueError("affinities are a normalized (tSNE) input; they need normalized=True")
             P_user = check_affinities(affinities)
+        self._unique_inverse = None
         if X is None:
             if P_user is None:
                 raise ValueError("fit needs X, or affinities with normalized=True")
@@ -187,30 +252,30 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             X = self._check_fit_data(X)
             if P_user is not None and P_user.shape[0] != X.shape[0]:
                 raise ValueError(f"affinities are {P_user.shape[0]} x {P_user.shape[0]} but X has {X.shape[0]} rows")
+            self.n_features_in_ = X.shape[1]
+            if c.unique:
+                if P_user is not None:
+                    raise ValueError("unique=True drops duplicated rows: it cannot follow the rows of given affinities")
+                kept, self._unique_inverse = umap_options.unique_rows(X)
+                y = umap_options.rows_of(y, kept, X.shape[0])
+                X = X[kept]
         n = X.shape[0] if X is not None else P_user.shape[0]
         if n < 2:
-            raise ValueError(f"affinities have {n} sample(s); at least 2 are needed")
+            raise ValueError(f"{'X has' if X is not None else 'affinities have'} {n} distinct sample(s); "
+                             "at least 2 are needed")
         a, b, k, n_knn = self._check_params(n)
+        target = self._check_target(y, n, P_user is not None)
         seed = check_seed(c.random_state)
-        if X is not None:
-            self.n_features_in_ = X.shape[1]
         self.a_, self.b_ = a, b
         self._k = k
         backend = self._engine()
         timings = {}
         with numba_threads(c.n_jobs):
             t0 = time.perf_counter()
-            if P_user is not None:
-                idx = dist = None
-            elif c.precomputed_knn is not None:
-                idx, dist = check_precomputed(c.precomputed_knn, n, n_knn)
-            else:
-                idx, dist = backend.nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
-                                                      method=c.knn_method, random_state=seed, n_jobs=c.n_jobs,
-                                                      verbose=c.verbose)
+            idx, dist = self._neighbors(X, n_knn, seed) if P_user is None else (None, None)
             timings["knn"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            P = self._input_kernel(idx, dist, k) if P_user is None else P_user
+            P = self._input_graph(idx, dist, k, target, seed) if P_user is None else P_user
             timings["graph"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             Y = self._initial_layout(X, P, seed, n)
@@ -219,11 +284,13 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             self.knn_indices_, self.knn_dists_ = idx, dist
             self.n_epochs_ = self._default_epochs(n)
             P_used = self._prune(P, self.n_epochs_) if not c.normalized else P
+            data_radii = self._data_radii(P_used, idx, dist) if c.densmap or c.output_dens else None
             # optimize in a cache-friendly numbering of the points, then number them back
             order = ordering.locality_order(P_used) if backend.reorders_points else np.arange(n)
             if backend.reorders_points:
                 P_used, Y = ordering.permute_graph(P_used, order), Y[order]
-            law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_)
+            density = self._density_term(P_used, data_radii[order], a, b) if c.densmap else None
+            law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_, density=density)
             hooks = self._callback_hooks(P_used, law, order)
             self.n_iter_ = self._optimize(Y, law, schedule, "optimize", callbacks=hooks)
             timings["optimize"] = time.perf_counter() - t0
@@ -231,16 +298,38 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                 self.final_objective_ = self.kl_divergence_ = backend.kl_divergence(
                     P_used, Y, a, b, law.repulsion, c.dof)
             Y[order] = Y.copy()
+            if c.output_dens:
+                self.rad_orig_ = self._per_row(data_radii)
+                self.rad_emb_ = self._per_row(radii.embedding_log_radii(Y, self._radius_neighbors(), seed))
         timings["total"] = sum(timings.values())
         self.timings_ = timings
         self.graph_ = P
         self._X_fit = X
         self._seed = seed
-        self.embedding_ = Y.astype(np.float32)
+        self.embedding_ = self._per_row(Y).astype(dtype)
         return self
 
     def fit_transform(self, X=None, y=None, *, affinities=None):
-        return self.fit(X, y, affinities=affinities).embedding_
+        """``fit(X, y).embedding_``; with ``output_dens=True``, umap-learn's triple
+        (embedding_, rad_orig_, rad_emb_)."""
+        self.fit(X, y, affinities=affinities)
+        if self._settings().output_dens:
+            return self.embedding_, self.rad_orig_, self.rad_emb_
+        return self.embedding_
+
+    def _per_row(self, values):
+        """Values of the fitted (distinct) rows, one per input row."""
+        inverse = getattr(self, "_unique_inverse", None)  # absent from models saved by ardr 0.1
+        return values if inverse is None else values[inverse]
+
+    def _neighbors(self, X, n_knn, seed):
+        c = self._cfg
+        knn = umap_options.split_precomputed_knn(c.precomputed_knn)
+        if knn is not None:
+            return check_precomputed(knn, X.shape[0], n_knn)
+        return self._engine().nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
+                                                method=c.knn_method, random_state=seed, n_jobs=c.n_jobs,
+                                                verbose=c.verbose)
 
     def _check_fit_data(self, X):
         """The data as the neighbour search takes it; a precomputed distance matrix must be square."""
@@ -254,18 +343,47 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
 
     def _engine(self):
         """The backend of this configuration (``ardr.methods.backends``)."""
-        c = self._cfg
+        c = self._settings()
         return get_backend(getattr(c, "backend", "numba"), getattr(c, "device", None))
 
-    def _input_kernel(self, idx, dist, k):
+    def _input_graph(self, idx, dist, k, target, seed):
+        """The input kernel: UMAP's fuzzy graph (cut at the disconnection distance, then
+        intersected with the target's when y is given) or tSNE's affinities (k: one
+        perplexity or several, multiscale); normalized to sum 1 for the normalized objective."""
         c = self._cfg
-        if c.input_kernel == "umap":
-            P = self._engine().umap_graph(idx, dist, k)
-            if c.normalized:
-                P = P.copy()
-                P.data /= P.data.sum()
-            return P
-        return self._engine().tsne_affinities(idx, dist, k)  # k: one perplexity or several (multiscale)
+        engine = self._engine()
+        if c.input_kernel != "umap":
+            return engine.tsne_affinities(idx, dist, k)
+        dist = umap_options.cut_far_edges(dist, umap_options.disconnection_distance(c))
+        if (c.set_op_mix_ratio, c.local_connectivity) == (1.0, 1.0):
+            P = engine.umap_graph(idx, dist, k)
+        else:  # the general fuzzy union exists on the numba side (the graph is a host CSR either way)
+            P = affinities.umap_graph(idx, dist, k, set_op_mix_ratio=c.set_op_mix_ratio,
+                                      local_connectivity=c.local_connectivity)
+        if target is not None:
+            P = supervision.supervise(P, target, target_metric=c.target_metric, target_weight=c.target_weight,
+                                      target_n_neighbors=umap_options.check_n_neighbors_target(
+                                          c.target_n_neighbors, k),
+                                      random_state=seed)
+        if c.normalized:
+            P = P.copy()
+            P.data /= P.data.sum()
+        return P
+
+    def _data_radii(self, P, idx, dist):
+        if idx is None:
+            raise ValueError("output_dens needs the kNN distances: it cannot follow given affinities")
+        return radii.data_log_radii(P, idx, dist)
+
+    def _radius_neighbors(self):
+        """The neighbourhood of the embedding's radii: n_neighbors (perplexity-based
+        methods: their kNN count plus the point)."""
+        return self.knn_indices_.shape[1] + 1
+
+    def _density_term(self, P, data_radii, a, b):
+        c = self._cfg
+        return DensityTerm(P, data_radii, a, b, dens_lambda=c.dens_lambda, frac=c.dens_frac,
+                           var_shift=c.dens_var_shift, n_epochs=self.n_epochs_, n_batches=UMAP_STEPS_PER_EPOCH)
 
     def _default_epochs(self, n):
         c = self._cfg
@@ -273,7 +391,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             return int(c.n_epochs)
         if c.normalized:
             return 750
-        return 500 if n <= 10_000 else 200
+        return (500 if n <= 10_000 else 200) + (DENSMAP_EXTRA_EPOCHS if c.densmap else 0)
 
     @staticmethod
     def _prune(P, n_epochs):
@@ -294,7 +412,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             warnings.warn(f"init='pca' is impossible: {why}; using init='spectral'", stacklevel=3)
             init = "spectral"
         if isinstance(init, str):
-            if init == "spectral":
+            if init in ("spectral", "tswspectral"):
                 Y = initialization.spectral_layout(P, dim, seed)
             elif init == "pca":
                 Y = initialization.pca_layout(X, dim, seed)
@@ -310,14 +428,14 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                 Y = rng.normal(size=Y.shape)
                 std = Y[:, 0].std()
             return Y / std * 1e-4
-        if isinstance(init, str) and init == "spectral":
+        if isinstance(init, str) and init in ("spectral", "tswspectral"):
             Y = Y + rng.normal(scale=1e-4, size=Y.shape)
         # umap-learn scales every start into [0, 10]^d
         span = Y.max(axis=0) - Y.min(axis=0)
         span[span <= 0] = 1.0
         return 10.0 * (Y - Y.min(axis=0)) / span
 
-    def _repulsion_estimator(self, n, a, b, seed, P):
+    def _repulsion_estimator(self, n, a, b, seed, P, engine):
         c = self._cfg
         choice = c.repulsion
         if choice == "auto":
@@ -327,7 +445,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                 choice = "exact"
             else:
                 choice = "fft" if c.n_components <= 2 else "sampled"
-        estimators = self._engine().repulsion
+        estimators = engine.repulsion
         if choice == "exact":
             return estimators.Exact()
         if choice == "fft":
@@ -337,13 +455,20 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         neighbours = self.knn_indices_.shape[1] if self.knn_indices_ is not None else max(1, P.nnz // n)
         return estimators.Sampled(c.negative_sample_rate * neighbours, seed)
 
-    def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None):
-        """The force law and schedule of this configuration (fit: tail None; transform: fixed tail)."""
-        c = self._cfg
+    def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None, *, density=None, point_keys=None, engine=None):
+        """The force law and schedule of this configuration (fit: tail None; transform: fixed
+        tail, each new point keyed by ``point_keys``); ``density``: densMAP's term;
+        ``engine``: the backend (default: this configuration's; transform and densMAP
+        exist on the numba kernels only)."""
+        c = self._settings()
+        engine = self._engine() if engine is None else engine
         if not c.normalized:
             batches = UMAP_STEPS_PER_EPOCH
-            law = self._engine().SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate,
-                                                    seed=seed, tail=tail, n_batches=batches)
+            umap_extras = {"repulsion_strength": c.repulsion_strength}
+            umap_extras |= {"density": density} if density is not None else {}
+            umap_extras |= {"point_keys": point_keys} if point_keys is not None else {}
+            law = engine.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate, seed=seed,
+                                            tail=tail, n_batches=batches, **umap_extras)
             lr = 1.0 if c.learning_rate == "auto" else float(c.learning_rate)
             return law, Schedule(n_epochs=n_epochs * batches, learning_rate=lr, decay="linear",
                                  max_step_norm=UMAP_MAX_STEP)
@@ -357,8 +482,9 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         def exaggeration_at(epoch):
             return exaggeration if epoch < early else late
 
-        law = self._engine().NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed, P),
-                                              exaggeration=exaggeration_at, tail=tail, dof=c.dof)
+        normalized_extras = {"pointwise": True, "point_keys": point_keys} if tail is not None else {}
+        law = engine.NormalizedForces(P, a, b, self._repulsion_estimator(n, a, b, seed, P, engine),
+                                      exaggeration=exaggeration_at, tail=tail, dof=c.dof, **normalized_extras)
         if c.learning_rate == "auto":
             # openTSNE / Belkina et al.: n / exaggeration, at least 200 (KL gradient / 4 units);
             # a tenth of that when the repulsion is sampled, whose noise the gains would
@@ -373,24 +499,28 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                             early_epochs=early, gains=True, max_step_norm=5.0)
         return law, schedule
 
-    def _optimize(self, Y, law, schedule, desc, callbacks=()):
-        """Move Y (numpy, in place) along the law in the backend's arrays; returns the number
-        of epochs run. Callbacks see the backend's arrays."""
-        c = self._cfg
-        backend = self._engine()
-        moving = backend.asarray(Y)
+    def _optimize(self, Y, law, schedule, desc, callbacks=(), engine=None):
+        """Move Y (numpy, in place) along the law in the engine's arrays (default: this
+        configuration's backend); returns the number of epochs run. Callbacks see the
+        engine's arrays."""
+        c = self._settings()
+        engine = self._engine() if engine is None else engine
+        moving = engine.asarray(Y)
         progress = None
-        if c.verbose:
+        # umap-learn's rule: the bar shows with verbose=True, or when tqdm_kwds says disable=False
+        bar = {"total": schedule.n_epochs, "desc": desc, "unit": "step", "leave": False,
+               "disable": not c.verbose} | (c.tqdm_kwds or {})
+        if not bar["disable"]:
             from tqdm.auto import tqdm
 
-            progress = tqdm(total=schedule.n_epochs, desc=desc, unit="step", leave=False)
+            progress = tqdm(**bar)
         try:
             return optimize(moving, law, schedule, callbacks=callbacks, progress=progress)
         finally:
             if progress is not None:
                 progress.close()
             if moving is not Y:
-                Y[...] = backend.to_numpy(moving)
+                Y[...] = engine.to_numpy(moving)
 
     def _callback_hooks(self, P, law, order):
         """The user's callbacks as optimizer hooks, with openTSNE's semantics: every
@@ -417,51 +547,117 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
 
     # -------------------------------------------------------------- transform
     def transform(self, X):
-        """Place new points against the fitted embedding; the fitted points do not move."""
+        """Place new points against the fitted embedding; the fitted points do not move.
+
+        A row identical to a training row lands on that row's embedding (the training data
+        itself gives back ``embedding_``, as in umap-learn). Every other row is placed by
+        the force law against the fitted embedding alone, with its random stream keyed by
+        its own bytes: a point's place does not depend on the other points of its batch.
+        A densMAP model places new points by UMAP's term (the density term is a
+        correlation over the whole fit). With ``metric="precomputed"``, X holds the
+        distances from the new points to the fitted ones. The output has the input's
+        dtype (float32 or float64; float64 for other types)."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "embedding_")
-        c = self._cfg
+        c = self._settings()
         if self._X_fit is None:
             raise ValueError(f"this {type(self).__name__} was fitted on affinities alone; transform needs the "
                              "training data: fit(X, affinities=P)")
+        dtype = placement.output_dtype(X)
         X = check_n_features(self, check_data(X, min_rows=1, accept_sparse=True))
-        n_fit, m = self._X_fit.shape[0], X.shape[0]
-        ref = self.embedding_.astype(np.float64)
-        with numba_threads(c.n_jobs):
-            # fitted on a user's affinities: as many neighbours as the perplexity's kNN
-            width = self.knn_indices_.shape[1] if self.knn_indices_ is not None else int(3 * np.max(self._k))
-            n_knn = min(n_fit, width + (1 if c.input_kernel == "umap" else 0))
-            n_knn = max(1, min(n_knn, n_fit))
-            # with metric="precomputed", X holds the distances from the new points to the fitted ones
-            idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, metric_kwds=c.metric_kwds, queries=X,
-                                  exclude_self=False)
-            if c.input_kernel == "umap":
-                weights = affinities.membership_strengths(dist, self._k)
-            else:
-                weights = affinities.conditional_gaussian(dist, np.minimum(self._k, max(1.0, n_knn / 3.0)))
-            import scipy.sparse as sp
+        precomputed = isinstance(c.metric, str) and c.metric == "precomputed"
+        if getattr(self, "_unique_inverse", None) is None and placement.same_rows(self._X_fit, X):
+            return self.embedding_.astype(dtype)
+        ref = self._fitted_embedding()
+        match, keys = placement.training_matches(self._X_fit, X, precomputed=precomputed)
+        Y = np.empty((X.shape[0], ref.shape[1]))
+        found = match >= 0
+        Y[found] = ref[match[found]]
+        if not found.all():
+            with numba_threads(c.n_jobs):
+                Y[~found] = self._place(X[~found], keys[~found], ref)
+        return Y.astype(dtype)
 
-            rows = np.repeat(np.arange(m), idx.shape[1])
-            P = sp.csr_matrix((weights.ravel().astype(np.float64), (rows, idx.ravel())), shape=(m, n_fit))
-            P.sort_indices()
-            row_sum = np.asarray(P.sum(axis=1)).ravel()
-            row_sum[row_sum <= 0] = 1.0
-            Y = np.asarray((P.multiply(1.0 / row_sum[:, None])) @ ref)
-            seed = self._seed + 1
-            if c.normalized:
-                P = P.multiply(1.0 / (row_sum[:, None] * m)).tocsr()
-                law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, 250, tail=ref)
-                schedule.learning_rate = 0.1 * m
-                schedule.early_epochs = 0
-                schedule.max_step_norm = 1.0
-            else:
-                n_epochs = max(1, self.n_epochs_ // 3)
-                P = self._prune(P.tocsr(), n_epochs)
-                law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, n_epochs, tail=ref)
-                schedule.learning_rate = schedule.learning_rate / 4.0
-            self._optimize(Y, law, schedule, "transform")
-        return Y.astype(np.float32)
+    def _fitted_embedding(self):
+        """The embedding of each fitted row (the distinct rows with ``unique=True``), float64."""
+        ref = np.empty((self._X_fit.shape[0], self.embedding_.shape[1]))
+        inverse = getattr(self, "_unique_inverse", None)
+        if inverse is None:
+            ref[:] = self.embedding_
+        else:
+            ref[inverse] = self.embedding_
+        return ref
+
+    def _place(self, X, keys, ref):
+        """New rows placed by the force law against the fixed embedding ``ref``."""
+        import scipy.sparse as sp
+
+        c = self._settings()
+        n_fit, m = self._X_fit.shape[0], X.shape[0]
+        # fitted on a user's affinities: as many neighbours as the perplexity's kNN
+        width = self.knn_indices_.shape[1] if self.knn_indices_ is not None else int(3 * np.max(self._k))
+        n_knn = min(n_fit, width + (1 if c.input_kernel == "umap" else 0))
+        n_knn = max(1, min(n_knn, n_fit))
+        # with metric="precomputed", X holds the distances from the new points to the fitted ones
+        idx, dist = exact_knn(self._X_fit, n_knn, metric=c.metric, metric_kwds=c.metric_kwds, queries=X,
+                              exclude_self=False)
+        if c.input_kernel == "umap":
+            dist = umap_options.cut_far_edges(dist, umap_options.disconnection_distance(c))
+            weights = affinities.membership_strengths(dist, self._k, c.local_connectivity)
+        else:
+            weights = affinities.conditional_gaussian(dist, np.minimum(self._k, max(1.0, n_knn / 3.0)))
+        rows = np.repeat(np.arange(m), idx.shape[1])
+        P = sp.csr_matrix((weights.ravel().astype(np.float64), (rows, idx.ravel())), shape=(m, n_fit))
+        P.sort_indices()
+        row_sum = np.asarray(P.sum(axis=1)).ravel()
+        row_sum[row_sum <= 0] = 1.0
+        Y = np.asarray((P.multiply(1.0 / row_sum[:, None])) @ ref)
+        seed = self._seed + 1
+        # new points are placed by the numba kernels whatever the backend: each point's
+        # random stream is keyed by its bytes there (placement.py)
+        numba_engine = get_backend("numba")
+        if c.normalized:
+            # each row sums to one: the KL divergence of the point's own row
+            P = P.multiply(1.0 / row_sum[:, None]).tocsr()
+            law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, 250, tail=ref, point_keys=keys,
+                                            engine=numba_engine)
+            schedule.learning_rate = 0.1
+            schedule.early_epochs = 0
+            schedule.max_step_norm = 1.0
+        else:
+            # each row's strongest edge is visited every epoch (umap-learn: the batch's
+            # strongest, which is 1 as here whenever local_connectivity >= 1)
+            n_epochs = max(1, self.n_epochs_ // 3)
+            P = self._prune(affinities.scale_rows_to_max(P), n_epochs)
+            law, schedule = self._force_law(P, Y, self.a_, self.b_, seed, n_fit, n_epochs, tail=ref,
+                                            point_keys=keys, engine=numba_engine)
+            schedule.learning_rate = schedule.learning_rate / 4.0
+        self._optimize(Y, law, schedule, "transform", engine=numba_engine)
+        return Y
+
+    def inverse_transform(self, X):
+        """Points of the embedding space mapped back to the data space: the average of the
+        input rows of the nearest embedded training points (n_neighbors of them; 15 for
+        perplexity-based methods), weighted by the output kernel q(d) (umap-learn's
+        interpolation without its Delaunay search and SGD refinement, which measured
+        worse: :mod:`ardr.methods.inverse_map`)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "embedding_")
+        c = self._settings()
+        if self._X_fit is None or (isinstance(c.metric, str) and c.metric == "precomputed"):
+            raise ValueError("inverse_transform needs the training data's coordinates (this model was fitted on "
+                             "affinities or precomputed distances)")
+        dtype = placement.output_dtype(X)
+        Y = check_data(X, min_rows=1)
+        if Y.shape[1] != self.embedding_.shape[1]:
+            raise ValueError(f"X has {Y.shape[1]} columns, but this {type(self).__name__} embeds into "
+                             f"{self.embedding_.shape[1]} dimensions")
+        k = self._k if c.input_kernel == "umap" else 15
+        with numba_threads(c.n_jobs):
+            out = inverse_map(self._fitted_embedding(), self._X_fit, Y, self.a_, self.b_, k)
+        return out.astype(dtype)
 
 
 def _check_perplexities(perplexity, n):
@@ -496,27 +692,55 @@ def _check_callbacks(callbacks):
 class UMAP(ARDR):
     """UMAP on the ardr engine: umap-learn's defaults and schedule, race-free and
     deterministic by seed. ``normalized=True`` switches to tSNE's normalization (same
-    graph and kernel, KL divergence with sampled repulsion and tSNE's optimizer)."""
+    graph and kernel, KL divergence with sampled repulsion and tSNE's optimizer).
 
-    def __init__(self, n_neighbors=15, min_dist=0.1, spread=1.0, n_components=2, metric="euclidean",
-                 n_epochs=None, learning_rate=1.0, negative_sample_rate=5, init="spectral",
-                 random_state=None, n_jobs=-1, verbose=False, *, metric_kwds=None, normalized=False,
-                 precomputed_knn=None, knn_method="auto", backend="numba", device=None):
+    The first three parameters are umap-learn's first three (n_neighbors, n_components,
+    metric) and may be given by position; the others are keyword-only, so no call
+    written for umap-learn lands on another parameter. umap-learn's options have their
+    umap-learn names and defaults (README: "umap-learn's parameters in ardr"); fit(X, y)
+    embeds with supervision, ``densmap=True`` is densMAP, ``inverse_transform`` maps
+    embedded points back to the data space.
+    """
+
+    def __init__(self, n_neighbors=15, n_components=2, metric="euclidean", *, n_epochs=None,
+                 learning_rate=1.0, init="spectral", min_dist=0.1, spread=1.0, n_jobs=-1,
+                 set_op_mix_ratio=1.0, local_connectivity=1.0, repulsion_strength=1.0,
+                 negative_sample_rate=5, a=None, b=None, random_state=None, target_n_neighbors=-1,
+                 target_metric="categorical", target_weight=0.5, verbose=False, tqdm_kwds=None,
+                 unique=False, densmap=False, dens_lambda=2.0, dens_frac=0.3, dens_var_shift=0.1,
+                 output_dens=False, disconnection_distance=None, precomputed_knn=None, metric_kwds=None,
+                 normalized=False, knn_method="auto", backend="numba", device=None):
         self.n_neighbors = n_neighbors
-        self.min_dist = min_dist
-        self.spread = spread
         self.n_components = n_components
         self.metric = metric
-        self.metric_kwds = metric_kwds
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
-        self.negative_sample_rate = negative_sample_rate
         self.init = init
-        self.random_state = random_state
+        self.min_dist = min_dist
+        self.spread = spread
         self.n_jobs = n_jobs
+        self.set_op_mix_ratio = set_op_mix_ratio
+        self.local_connectivity = local_connectivity
+        self.repulsion_strength = repulsion_strength
+        self.negative_sample_rate = negative_sample_rate
+        self.a = a
+        self.b = b
+        self.random_state = random_state
+        self.target_n_neighbors = target_n_neighbors
+        self.target_metric = target_metric
+        self.target_weight = target_weight
         self.verbose = verbose
-        self.normalized = normalized
+        self.tqdm_kwds = tqdm_kwds
+        self.unique = unique
+        self.densmap = densmap
+        self.dens_lambda = dens_lambda
+        self.dens_frac = dens_frac
+        self.dens_var_shift = dens_var_shift
+        self.output_dens = output_dens
+        self.disconnection_distance = disconnection_distance
         self.precomputed_knn = precomputed_knn
+        self.metric_kwds = metric_kwds
+        self.normalized = normalized
         self.knn_method = knn_method
         self.backend = backend
         self.device = device

@@ -11,8 +11,9 @@ from .rng import _GOLDEN, _M1, _M2, draw_index, stream_key
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
-                  a, b, negative_rate, seed, attraction_scale, clip_value, out):
-    """One step: the edges of row i in this step's batch are indptr[i]:indptr[i + 1]."""
+                  a, b, negative_rate, seed, keys, attraction_scale, repulsion_scale, clip_value, out):
+    """One step: the edges of row i in this step's batch are indptr[i]:indptr[i + 1].
+    Point i draws its negative samples from the stream keyed by (seed, step, keys[i])."""
     n = head.shape[0]
     n_tail = tail.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
@@ -39,7 +40,7 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
         # negative_rate uniform draws per visit, keyed by (seed, step, point); the self
         # pair has t = 0 and so no push
         for i in range(lo, hi):
-            key = stream_key(seed, step, i)
+            key = stream_key(seed, step, keys[i])
             base = first[i - lo] * negative_rate
             for s in range((first[i - lo + 1] - first[i - lo]) * negative_rate):
                 push[base + s] = draw_index(key, s, n_tail)
@@ -50,8 +51,10 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
                                push_coef)
         for p in range(m):
             pull_coef[p] = attraction_coefficient(pull_coef[p], a, b)
+        # repulsion_strength goes inside the coefficient: a multiply outside it kept this
+        # loop from vectorizing (Fashion-MNIST 10k, 1 thread: optimize 1.5x slower)
         for p in range(m * negative_rate):
-            push_coef[p] = umap_repulsion_coefficient(push_coef[p], a, b)
+            push_coef[p] = umap_repulsion_coefficient(push_coef[p], a, b, repulsion_scale)
         for i in range(lo, hi):
             r = i - lo
             for d in range(head.shape[1]):
@@ -183,8 +186,8 @@ def _edge_batches(row, col, n_batches):
     opposite, as umap-learn's move of both ends does. Pulls spread over different steps
     let a close pair leapfrog: one end overshoots the other, which then overshoots back,
     and the pair walks off (GloVe 100k: 151 points flung 9x beyond the body)."""
-    lo = np.minimum(row, col).astype(np.uint64)
-    hi = np.maximum(row, col).astype(np.uint64)
+    row, col = np.asarray(row).astype(np.uint64), np.asarray(col).astype(np.uint64)
+    lo, hi = np.minimum(row, col), np.maximum(row, col)
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
         z = lo * _GOLDEN ^ hi  # SplitMix64's finalizer, as rng.mix64, on whole arrays
         z = (z ^ (z >> np.uint64(30))) * _M1
@@ -193,17 +196,19 @@ def _edge_batches(row, col, n_batches):
     return (z % np.uint64(n_batches)).astype(np.int64)
 
 
-def _split_batches(graph, n_batches):
+def _split_batches(graph, n_batches, row_keys=None):
     """The graph's edges reordered so that batch b of every row is contiguous.
 
-    ``_edge_batches`` assigns the batches; within a batch a row keeps its CSR order.
+    ``_edge_batches`` assigns the batches (from the row's key, default its number: a
+    transform keys a new point by its content, so its batches do not depend on where it
+    sits in its batch of new points); within a batch a row keeps its CSR order.
     ``indptr[b]`` (shape (n_batches, n + 1)) points into the reordered ``indices`` and
     weights. A step then reads only its own batch's memory.
     """
     indptr = graph.indptr.astype(np.int64)
     n = graph.shape[0]
     row = np.repeat(np.arange(n), np.diff(indptr))
-    batch = _edge_batches(row, graph.indices, n_batches)
+    batch = _edge_batches(row if row_keys is None else row_keys[row], graph.indices, n_batches)
     order = np.lexsort((row, batch))  # by batch, then row; stable, so CSR order within
     counts = np.bincount(batch * n + row, minlength=n_batches * n)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -215,7 +220,8 @@ def _split_batches(graph, n_batches):
 class SampledGraphForces:
     """UMAP's force law: each edge is visited in proportion to its weight, each visit
     pulls with the kernel's attraction and pushes from ``negative_rate`` random tail
-    points; every term is clipped to [-clip, clip].
+    points (scaled by ``repulsion_strength``, umap-learn's gamma); every term is clipped
+    to [-clip, clip].
 
     An epoch is split into ``n_batches`` steps; step b of an epoch visits the edges of
     batch b (``_edge_batches``: an edge and its mirror share a batch, so both ends of an
@@ -226,19 +232,28 @@ class SampledGraphForces:
 
     With head = tail the graph is symmetric and UMAP moves both ends of an edge, so each
     point's own pull counts twice (``attraction_scale = 2``); a transform moves only the
-    new points (scale 1).
+    new points (scale 1). ``point_keys`` (default: the row numbers) key each head
+    point's random stream, so a transform can key a new point by its content and place
+    it independently of the other points of its batch. ``density`` is an optional extra
+    term with ``direction(Y, step)`` (densMAP's, :mod:`.density`).
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
-                 attraction_scale=None, clip_value=4.0, n_batches=1):
+                 attraction_scale=None, repulsion_strength=1.0, clip_value=4.0, n_batches=1,
+                 point_keys=None, density=None):
         self.n_batches = int(n_batches)
-        self.batch_indptr, self.indices, weights = _split_batches(graph, self.n_batches)
+        self.batch_indptr, self.indices, weights = _split_batches(
+            graph, self.n_batches, None if point_keys is None else np.asarray(point_keys, dtype=np.uint64))
         self.a, self.b = float(a), float(b)
         self.negative_rate = int(negative_rate)
         self.seed = int(seed)
         self.tail = tail
         self.attraction_scale = float(attraction_scale if attraction_scale is not None else (2.0 if tail is None else 1.0))
+        self.repulsion_strength = float(repulsion_strength)
         self.clip_value = float(clip_value)
+        self.point_keys = (np.arange(graph.shape[0], dtype=np.uint64) if point_keys is None
+                           else np.ascontiguousarray(point_keys, dtype=np.uint64))
+        self.density = density
         w_max = weights.max() if weights.size else 1.0
         with np.errstate(divide="ignore"):
             self.epochs_per_sample = np.where(weights > 0, w_max / weights, np.inf)
@@ -252,9 +267,13 @@ class SampledGraphForces:
             self._out = np.empty_like(Y)
         tail = Y if self.tail is None else self.tail
         kernel = _sampled_step_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _sampled_step_serial
+        epoch = step // self.n_batches
         kernel(Y, tail, self.batch_indptr[step % self.n_batches], self.indices, self.epochs_per_sample,
-               self.next_sample, step // self.n_batches, step, self.a, self.b, self.negative_rate, self.seed,
-               self.attraction_scale, self.clip_value, self._out)
+               self.next_sample, epoch, step, self.a, self.b, self.negative_rate, self.seed, self.point_keys,
+               self.attraction_scale, self.repulsion_strength, self.clip_value, self._out)
+        extra = self.density.direction(Y, step) if self.density is not None else None
+        if extra is not None:
+            self._out += extra
         return self._out
 
 
@@ -264,15 +283,25 @@ class NormalizedForces:
     (the units of bhtsne and openTSNE learning rates). A is the exact attraction over
     the graph's edges; R and Z come from a repulsion estimator (exact, sampled, FFT).
     ``dof`` selects the heavy-tailed kernel (1 + a t^b / dof)^-dof (``kernels``).
+
+    ``pointwise=True`` (new points against a fixed ``tail``, each row of P summing to
+    one): every point has its own normalization z_i = sum_j q_ij over the tail, the KL
+    divergence of its own row, so a point's move depends on it and the tail alone;
+    ``point_keys`` key its random draws.
     """
 
-    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, dof=1.0):
+    def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, dof=1.0, pointwise=False,
+                 point_keys=None):
         self.indptr, self.indices, self.weights = _csr_parts(graph)
         self.a, self.b = float(a), float(b)
         self.dof = float(dof)
         self.repulsion = repulsion
         self.exaggeration = exaggeration or (lambda epoch: 1.0)
         self.tail = tail
+        self.pointwise = pointwise
+        self.point_keys = point_keys
+        if pointwise and tail is None:
+            raise ValueError("pointwise normalization needs a fixed tail")
         self.last_Z = float("nan")
 
     def direction(self, Y, epoch):
@@ -280,6 +309,9 @@ class NormalizedForces:
         tail = Y if same else self.tail
         A = np.empty_like(Y)
         _attraction(Y, tail, self.indptr, self.indices, self.weights, self.a, self.b, self.dof, A)
+        if self.pointwise:
+            R, z = self.repulsion.pointwise(Y, tail, self.a, self.b, epoch, self.point_keys, self.dof)
+            return 0.5 * (self.exaggeration(epoch) * A + R / np.maximum(z, 1e-300)[:, None])
         R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same, self.dof)
         self.last_Z = Z
         return 0.5 * (self.exaggeration(epoch) * A + R / max(Z, 1e-300))

@@ -55,9 +55,10 @@ def student_t_attraction_coefficient(t):
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
-def umap_repulsion_coefficient(t, a, b):
-    """d/dy of -log(1 - q): UMAP's push away from a negative sample (with its eps guard)."""
-    c = 2.0 * b / ((REPULSION_EPS + t) * (1.0 + a * fast_pow(t, b)))
+def umap_repulsion_coefficient(t, a, b, gamma=1.0):
+    """d/dy of -log(1 - q), times gamma (umap-learn's repulsion_strength): UMAP's push
+    away from a negative sample (with its eps guard)."""
+    c = 2.0 * gamma * b / ((REPULSION_EPS + t) * (1.0 + a * fast_pow(t, b)))
     return c if t > 0.0 else 0.0
 
 
@@ -98,6 +99,16 @@ def heavy_tailed_repulsion_coefficient(t, a, b, dof):
     c = 2.0 * a * b * (tb / t) * w
     at_zero = 2.0 * a * b if b == 1.0 else 0.0
     return c if t > 0.0 else at_zero
+
+
+@numba.njit(inline="always", cache=True)
+def squared_distance(A, i, B, j):
+    """|A[i] - B[j]|^2 for two rows."""
+    t = 0.0
+    for d in range(A.shape[1]):
+        diff = A[i, d] - B[j, d]
+        t += diff * diff
+    return t
 
 
 @numba.njit(inline="always", cache=True)

@@ -4,7 +4,10 @@ Each is called as ``(head, tail, a, b, epoch, same, dof=1.0)`` and returns ``(R,
 R[i] = sum_j c(t_ij) (y_i - y_j) with c the normalized repulsion coefficient of the
 output kernel (``kernels``; ``dof`` selects the heavy-tailed family), and Z = sum over
 pairs of q(t_ij). R points away from the other points, so the normalized force is
-attraction + R / Z.
+attraction + R / Z. ``pointwise(head, tail, a, b, epoch, keys=None, dof=1.0)`` returns
+``(R, z)`` with z[i] = sum_j q(t_ij) for new points against a fixed tail: each point's own
+normalization, computed from that point and the tail alone (``keys`` key a point's random
+draws), so a transform places a point whatever else is in its batch.
 
 - ``Exact``: all pairs, O(n * n_tail); the reference, and the choice for small n.
 - ``Sampled``: m uniform partners per point per epoch, scaled to be unbiased;
@@ -57,12 +60,12 @@ def _exact(head, tail, a, b, dof, same, R, z):
 
 
 @numba.njit(parallel=True, cache=True)
-def _sampled(head, tail, a, b, dof, same, m, seed, epoch, R, z):
+def _sampled(head, tail, a, b, dof, same, m, seed, epoch, keys, R, z):
     n, dim = head.shape
     n_tail = tail.shape[0]
     scale = n_tail / m
     for i in numba.prange(n):
-        key = stream_key(seed, epoch, i)
+        key = stream_key(seed, epoch, keys[i])
         zi = 0.0
         for d in range(dim):
             R[i, d] = 0.0
@@ -114,13 +117,21 @@ class Exact:
     name = "exact"
 
     def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
+        R, z = self._pairs(head, tail, a, b, same, dof)
+        return R, float(np.sum(z))
+
+    def pointwise(self, head, tail, a, b, epoch, keys=None, dof=1.0):
+        return self._pairs(head, tail, a, b, False, dof)
+
+    @staticmethod
+    def _pairs(head, tail, a, b, same, dof):
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
         if a == 1.0 and b == 1.0 and dof == 1.0 and head.shape[1] <= 2:
             _exact_student_t(head, tail, same, R, z)
         else:
             _exact(head, tail, a, b, float(dof), same, R, z)
-        return R, float(np.sum(z))
+        return R, z
 
 
 class Sampled:
@@ -133,10 +144,22 @@ class Sampled:
         self.seed = int(seed)
 
     def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
+        R, z = self._draw(head, tail, a, b, epoch, same, np.arange(head.shape[0], dtype=np.uint64), dof)
+        return R, float(np.sum(z))
+
+    def pointwise(self, head, tail, a, b, epoch, keys=None, dof=1.0):
+        keys = np.arange(head.shape[0], dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
+        return self._draw(head, tail, a, b, epoch, False, keys, dof)
+
+    def _draw(self, head, tail, a, b, epoch, same, keys, dof):
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
-        _sampled(head, tail, a, b, float(dof), same, self.n_samples, self.seed, epoch, R, z)
-        return R, float(np.sum(z))
+        _sampled(head, tail, a, b, float(dof), same, self.n_samples, self.seed, epoch, keys, R, z)
+        return R, z
+
+
+# a transform's grid reaches this fraction of the fixed embedding's extent beyond it
+TAIL_GRID_MARGIN = 0.25
 
 
 class FFT:
@@ -157,49 +180,87 @@ class FFT:
         self.max_boxes = max_boxes
 
     def __call__(self, head, tail, a, b, epoch, same, dof=1.0):
+        self._check(head, a, b)
+        if head.shape[1] == 1:
+            # a line inside a plane: interpolation error is larger along a dense line, so
+            # the boxes are 4x finer (measured: Z error 1e-2 -> 1e-6), at 16x the grid cost
+            R, Z = self._fine()(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same, dof)
+            return R[:, :1].copy(), Z
+        tail = head if tail is None else tail
+        both = np.vstack([head, tail]) if tail is not head else head
+        lo = float(both.min())
+        grid = self._grid(lo, max(float(both.max()) - lo, 1e-12))
+        R, z = self._read_back(head, grid, self._potentials(tail, grid, float(dof)), same, float(dof))
+        return R, float(z.sum())
+
+    def pointwise(self, head, tail, a, b, epoch, keys=None, dof=1.0):
+        """New points against a fixed tail, on a grid that depends on the tail alone (its
+        extent plus a margin; the tail's potentials are computed once). A point outside
+        the grid feels the repulsion of the nearest grid position."""
+        self._check(head, a, b)
+        dof = float(dof)
+        if head.shape[1] == 1:
+            if getattr(self, "_padded", (None,))[0] is not tail:
+                self._padded = (tail, _pad(tail), self._fine())
+            _, padded, fine = self._padded
+            R, z = fine.pointwise(_pad(head), padded, a, b, epoch, dof=dof)
+            return R[:, :1].copy(), z
+        if getattr(self, "_fixed", (None,))[0] is not tail or self._fixed[1] != dof:
+            lo, hi = float(tail.min()), float(tail.max())
+            margin = TAIL_GRID_MARGIN * max(hi - lo, self.box_size)
+            grid = self._grid(lo - margin, hi - lo + 2 * margin)
+            self._fixed = (tail, dof, grid, self._potentials(tail, grid, dof))
+        _, _, grid, potentials = self._fixed
+        lo, box, n_boxes = grid[:3]
+        inside = np.clip(head, lo, lo + box * n_boxes * (1 - 1e-9))
+        return self._read_back(inside, grid, potentials, False, dof)
+
+    @staticmethod
+    def _check(head, a, b):
         if a != 1.0 or b != 1.0:
             raise ValueError("FFT repulsion supports the Student-t kernel (a = b = 1) only")
         if head.shape[1] > 2:
             raise ValueError("FFT repulsion supports 1 or 2 output dimensions")
-        if head.shape[1] == 1:
-            # a line inside a plane: interpolation error is larger along a dense line, so
-            # the boxes are 4x finer (measured: Z error 1e-2 -> 1e-6), at 16x the grid cost
-            fine = FFT(self.n_interp, self.box_size / 4, self.min_boxes * 4, self.max_boxes)
-            R, Z = fine(_pad(head), _pad(tail) if tail is not head else None, a, b, epoch, same, dof)
-            return R[:, :1].copy(), Z
-        tail = head if tail is None else tail
-        return self._convolve(head, tail, same, float(dof))
 
-    def _convolve(self, head, tail, same, dof=1.0):
+    def _fine(self):
+        return FFT(self.n_interp, self.box_size / 4, self.min_boxes * 4, self.max_boxes)
+
+    def _grid(self, lo, span):
+        """(lo, box, n_boxes, N, size) for a layout spanning [lo, lo + span]: the geometry
+        of engine/fft_grid.py (shared with the torch backend)."""
+        n_boxes, box, N, size = fft_grid.geometry(lo, lo + span, self.n_interp, self.box_size,
+                                                  self.min_boxes, self.max_boxes)
+        return lo, box, n_boxes, N, size
+
+    def _potentials(self, tail, grid, dof):
+        """The tail's charges 1, y_x, y_y spread on the nodes and convolved: the charge-1
+        grid with q (for Z) and with w = q^2 (for the repulsion), the others with w (heavy
+        tails: q = (1 + t/dof)^-dof, w = (1 + t/dof)^(-dof-1))."""
         import scipy.fft
 
+        lo, box, n_boxes, N, size = grid
         p = self.n_interp
-        both = np.vstack([head, tail]) if tail is not head else head
-        lo = float(both.min())
-        n_boxes, box, N, size = fft_grid.geometry(lo, float(both.max()), p, self.box_size, self.min_boxes,
-                                                  self.max_boxes)
         K_hat = self._kernel_transform(N, box / p, size, dof)
-
-        # charges 1, y_x, y_y on the tail's nodes; the charge-1 grid is convolved twice,
-        # with q (for Z) and with w = q^2 (for the repulsion), the others with w
-        # (heavy tails: q = (1 + t/dof)^-dof, w = (1 + t/dof)^(-dof-1))
-        grid = np.zeros((3, N, N))
-        _spread(tail, lo, box, n_boxes, p, grid)
+        charges = np.zeros((3, N, N))
+        _spread(tail, lo, box, n_boxes, p, charges)
         # 2-D convolution by FFT in single precision, skipping the zero padding: rows
         # beyond N are zero on the way in and not needed on the way out.
-        spectrum = scipy.fft.rfft(grid.astype(np.float32), n=size, axis=2, workers=-1)
+        spectrum = scipy.fft.rfft(charges.astype(np.float32), n=size, axis=2, workers=-1)
         spectrum = scipy.fft.fft(spectrum, n=size, axis=1, workers=-1, overwrite_x=True)
         spectrum = _multiply_spectrum(spectrum, K_hat)
         spectrum = scipy.fft.ifft(spectrum, axis=1, workers=-1, overwrite_x=True)[:, :N]
-        potentials = scipy.fft.irfft(spectrum, n=size, axis=2, workers=-1)[:, :, :N]
+        return scipy.fft.irfft(spectrum, n=size, axis=2, workers=-1)[:, :, :N]
 
+    def _read_back(self, head, grid, potentials, same, dof):
+        lo, box, n_boxes = grid[:3]
+        p = self.n_interp
         R = np.empty_like(head)
         z = np.empty(head.shape[0])
         # each point's interaction with itself as the grid sees it is taken out of Z (not
         # q(0) = 1: interpolation error at zero lag would otherwise bias Z for sparse layouts)
         self_kernel = fft_grid.self_kernel(p, box / p, dof) if same else np.zeros((p * p, p * p))
         _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z)
-        return R, float(z.sum())
+        return R, z
 
     def _kernel_transform(self, N, h, size, dof=1.0):
         """FFT of the kernels q and w (q^2 at dof = 1) sampled at grid lags, circulant-embedded

@@ -42,3 +42,25 @@ def draw_index(key, counter, n):
 def draw_uniform(key, counter):
     """The counter-th float in [0, 1) of the stream (53 random bits)."""
     return (mix64(key + np.uint64(counter) * _GOLDEN) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(parallel=True, cache=True)
+def _fold_rows(words):
+    n, m = words.shape
+    out = np.empty(n, dtype=np.uint64)
+    for i in numba.prange(n):
+        h = np.uint64(m) * _GOLDEN
+        for j in range(m):
+            h = mix64(h ^ (np.uint64(words[i, j]) + _M2))
+        out[i] = h
+    return out
+
+
+def row_keys(X):
+    """A 64-bit key per row from its bytes: equal rows get equal keys, so a point's
+    random stream can follow the point itself, not its position in a batch."""
+    X = np.ascontiguousarray(X)
+    words = X.view(np.uint8).reshape(X.shape[0], -1)
+    if words.shape[1] % 4 == 0:
+        words = words.view(np.uint32)
+    return _fold_rows(words)

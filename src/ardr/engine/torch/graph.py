@@ -50,13 +50,13 @@ class SampledGraphForces:
     the first epoch >= m w_max / w, as umap-learn's ``epoch_of_next_sample``; no state
     to carry between steps), each visit
     pulls with the kernel's attraction and pushes from ``negative_rate`` uniform tail
-    points; every term is clipped to [-clip, clip]. Step b of an epoch visits the edges
+    points (the push weighted by ``repulsion_strength``); every term is clipped to [-clip, clip]. Step b of an epoch visits the edges
     of batch b (the numba backend's ``_edge_batches``: an edge and its mirror in the same
     step, so both ends are pulled at once); all points move after every step.
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
-                 attraction_scale=None, clip_value=4.0, n_batches=1):
+                 attraction_scale=None, clip_value=4.0, n_batches=1, repulsion_strength=1.0):
         self.graph = graph.tocsr()
         self.n_batches = int(n_batches)
         self.a, self.b = float(a), float(b)
@@ -65,6 +65,7 @@ class SampledGraphForces:
         self.tail = tail
         self.attraction_scale = float(attraction_scale if attraction_scale is not None else (2.0 if tail is None else 1.0))
         self.clip_value = float(clip_value)
+        self.repulsion_strength = float(repulsion_strength)
         self._layout = None
 
     def _prepare(self, Y):
@@ -105,7 +106,9 @@ class SampledGraphForces:
             negatives = torch.randint(tail_columns.shape[1], rate.shape + (self.negative_rate,), generator=generator,
                                       device=Y.device)
             diff = head[:, :, None, None] - block.gather(tail_columns, negatives)
-            coef = torch.where(due[..., None], kernels.umap_repulsion_coefficient(squared_norms(diff), a, b), 0.0)
+            coef = torch.where(due[..., None],
+                               self.repulsion_strength * kernels.umap_repulsion_coefficient(squared_norms(diff), a, b),
+                               0.0)
             push = (coef * diff).clamp_(-c, c).sum(dim=(2, 3))
             out[:, block.rows] = push - self.attraction_scale * pull
         return out.T
