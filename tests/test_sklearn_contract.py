@@ -85,7 +85,8 @@ def test_pipeline_and_grid_search(digits):
 def test_set_output_pandas(name, digits):
     pd = pytest.importorskip("pandas")
     X = digits[0][:100]
-    est = getattr(ardr, name)(**{k: v for k, v in CHECKED[name].items() if k != "solver"})
+    # n_components=2 for all: PCA's default (None, as scikit-learn's) keeps every component
+    est = getattr(ardr, name)(**{k: v for k, v in CHECKED[name].items() if k != "solver"}, n_components=2)
     out = est.set_output(transform="pandas").fit_transform(X)
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == [f"{name.lower()}0", f"{name.lower()}1"]

@@ -298,17 +298,22 @@ class _Strain(_Classical):
 
     _sampled_epochs = MAX_ITER_SAMPLED_STRAIN
 
+    @property
+    def _backend(self):
+        """The backend's namespace, from the parameters (not stored: it holds modules, which
+        do not pickle). The exact solver is the numba backend's reference (SVD,
+        eigensolvers) on the host."""
+        from .backends import get_backend
+
+        return get_backend(self.backend if self.solver == "forces" else "numba", self.device)
+
     def fit(self, X, y=None, *, callbacks=()):
         """Embed X. ``callbacks``: functions ``cb(epoch, Y) -> bool`` given to the optimizer
         (solver="forces"; Y is the current layout, as numpy; returning True stops the run)."""
         from ..engine.strain import STEP, StrainForces, spectral_norm
-        from .backends import get_backend
-
         seed = self._check_common()
         self._check_method_params()
         X = self._check_input(X)
-        # the exact solver is the numba backend's reference (SVD, eigensolvers) on the host
-        self._backend = get_backend(self.backend if self.solver == "forces" else "numba", self.device)
         self.n_features_in_ = X.shape[1]
         timings = {}
         with numba_threads(self.n_jobs):
