@@ -185,9 +185,14 @@ def fmnist10k(rows):
     reported_ratio = {(p["a"], p["b"]): p["ratio"] for p in e.pairs}
     reported_size = {g["name"]: g["size_ratio"] for g in e.groups}
     compressed = sorted(pairs, key=lambda p: ratio[p])[:3]
-    # "merges most": the largest relative increase of mixing among pairs whose picture mixing
-    # reaches 1% (the report's criterion: 2x, and at least 1 point of difference)
-    merged = sorted((p for p in pairs if mixing["picture"][p] >= 0.01),
+    # "merges most": the largest relative increase of mixing among the pairs that pass the
+    # report's stated rule on their point estimates (at least 2x, and at least 1 point of
+    # neighbours more in the picture); all pairs ranked the same way when none does
+    def mixes_more(p):
+        return (mixing["picture"][p] >= 2 * mixing["input"][p]
+                and mixing["picture"][p] - mixing["input"][p] >= 0.01)
+
+    merged = sorted((p for p in pairs if mixes_more(p)) or pairs,
                     key=lambda p: -mixing["picture"][p] / max(mixing["input"][p], 1e-12))[:3]
     inverted = max(classes, key=lambda c: (abs(rank_in[c] - rank_pic[c]), c))
     print(f"\n== Fashion-MNIST 10k, ardr.UMAP picture (explain {seconds:.1f} s)")
@@ -216,7 +221,7 @@ def fmnist10k(rows):
     _check(rows, "fmnist10k", "UMAP", "the reading names the class whose size order is inverted most",
            f"'{inverted}' has the" in reading, inverted)
     best = merged[0]
-    if mixing["picture"][best] >= 2 * mixing["input"][best]:
+    if mixes_more(best):
         _check(rows, "fmnist10k", "UMAP", "the reading names the most merged pair (computed directly)",
                any(f"merges" in line and f"'{best[0]}'" in line and f"'{best[1]}'" in line for line in e.reading),
                f"{best[0]} - {best[1]}")

@@ -136,6 +136,22 @@ def test_residual_small_at_converged_embeddings_large_at_random(fitted):
                                pw.reconstruction_residual(X, tsne.embedding_, law=tsne), rtol=1e-6, atol=1e-9)
 
 
+def test_sampled_residual_sums_what_the_sparse_weights_sum(fitted):
+    """The compiled sampled path (reconstruction_residual above its exact limit) and the
+    sparse partner matrix (stationarity_weights' path) draw the same partners: same sums."""
+    X, _, tsne, umap = fitted
+    for est in (tsne, umap):
+        Y = est.embedding_.astype(np.float64)
+        settings = pw.force_settings(X, est)
+        old = pw._balance_from_weights(Y, pw._sampled_weights(Y, settings, 30, 50, 3))
+        new = pw._sampled_balance_terms(Y, settings, 30, 50, 3)
+        for a, b in zip(old, new):
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12 * np.abs(a).max())
+        # given picture neighbours replace the search
+        near = pw._embedding_knn(Y, 30)
+        np.testing.assert_array_equal(pw._sampled_balance_terms(Y, settings, 30, 50, 3, near=near)[1], new[1])
+
+
 def test_stationarity_weights_reconstruct_points_and_agree_with_the_residual(fitted):
     X, _, tsne, _ = fitted
     Y = tsne.embedding_.astype(np.float64)

@@ -34,6 +34,7 @@ AT_REST = 0.2
 MARGIN = 0.65
 _LINEAR_COMPONENTS = 50
 _LINEAR_SAMPLE = 4000
+_EMBEDDING_NEIGHBOURS = 30  # the residual's nearest picture partners (pointwise's default)
 
 
 @dataclass
@@ -87,10 +88,15 @@ def _settings(name, neighbourhoods, perplexity):
     return force_settings(None, name, graph=graph)
 
 
-def _residual(settings, Y, seed):
+def _residual(settings, Y, seed, neighbourhoods=None):
     from .pointwise import reconstruction_residual
 
-    return reconstruction_residual(None, Y, law=settings, random_state=seed)
+    near = None if neighbourhoods is None else neighbourhoods.picture_indices
+    if near is not None and near.shape[1] < _EMBEDDING_NEIGHBOURS:
+        near = None
+    return reconstruction_residual(None, Y, law=settings, random_state=seed,
+                                   n_embedding_neighbours=min(_EMBEDDING_NEIGHBOURS, Y.shape[0] - 1),
+                                   embedding_neighbours=near)
 
 
 def settle_law(law, X, Y, neighbourhoods, *, perplexity=30.0, seed=0):
@@ -102,14 +108,14 @@ def settle_law(law, X, Y, neighbourhoods, *, perplexity=30.0, seed=0):
         name = "tsne" if settings.normalized else "umap"
         return Law(name, "estimator", _residual(settings, Y, seed))
     if law in NEIGHBOUR_EMBEDDINGS:
-        return Law(law, "stated", _residual(_settings(law, neighbourhoods, perplexity), Y, seed))
+        return Law(law, "stated", _residual(_settings(law, neighbourhoods, perplexity), Y, seed, neighbourhoods))
     if law in ("linear", "unknown"):
         return Law(law, "stated")
     r2 = linear_fit_r2(X, Y, seed)
     evidence = {"linear_r2": r2}
     if r2 >= LINEAR_R2:
         return Law("linear", "detected", evidence=evidence)
-    residuals = {name: _residual(_settings(name, neighbourhoods, perplexity), Y, seed)
+    residuals = {name: _residual(_settings(name, neighbourhoods, perplexity), Y, seed, neighbourhoods)
                  for name in NEIGHBOUR_EMBEDDINGS}
     medians = {name: float(np.median(r)) for name, r in residuals.items()}
     evidence.update({f"median_residual_{name}": m for name, m in medians.items()})

@@ -270,6 +270,95 @@ def _exact_balance(Y, indptr, indices, weights, a, b, normalized, att_scale, row
         T[i] = ti
 
 
+@numba.njit(cache=True)
+def _partner_group(i, cols, n_near, draw_weight, out_cols, out_w):
+    """Point i's repulsion partners, sorted by column with their weights; returns their
+    count. ``cols[:n_near]`` are its nearest picture neighbours (weight 1), the rest
+    uniform draws (weight ``draw_weight`` each; a point drawn twice counts twice). A draw
+    of i itself or of one of its nearest neighbours is dropped (the neighbour counts once)."""
+    order = np.argsort(cols, kind="mergesort")
+    m = 0
+    r = 0
+    while r < order.size:
+        j = cols[order[r]]
+        near = False
+        draws = 0
+        while r < order.size and cols[order[r]] == j:
+            if order[r] < n_near:
+                near = True
+            else:
+                draws += 1
+            r += 1
+        if j == i:
+            continue
+        out_cols[m] = j
+        out_w[m] = 1.0 if near else draws * draw_weight
+        m += 1
+    return m
+
+
+@numba.njit(parallel=True, cache=True)
+def _partner_q_sums(Y, cols, n_near, draw_weight, a, b, out):
+    """out[i] = sum over i's weighted partners of q: Z's sampled estimate is out.sum()."""
+    n, dim = Y.shape
+    for i in numba.prange(n):
+        pc = np.empty(cols.shape[1], dtype=np.int64)
+        pw = np.empty(cols.shape[1])
+        m = _partner_group(i, cols[i], n_near, draw_weight, pc, pw)
+        total = 0.0
+        for r in range(m):
+            t = 0.0
+            for d in range(dim):
+                diff = Y[pc[r], d] - Y[i, d]
+                t += diff * diff
+            total += pw[r] * q_of_t(t, a, b)
+        out[i] = total
+
+
+@numba.njit(parallel=True, cache=True)
+def _sampled_balance(Y, cols, n_near, draw_weight, indptr, indices, weights, a, b, normalized, att_scale,
+                     row_scale, clip, F, s, T):
+    """``_exact_balance`` over the graph's edges and each point's weighted partners only:
+    c_ij = att_scale p_ij c_att - row_scale_i w_ij c_rep, summed once per column j (graph
+    rows must be sorted)."""
+    n, dim = Y.shape
+    for i in numba.prange(n):
+        pc = np.empty(cols.shape[1], dtype=np.int64)
+        pw = np.empty(cols.shape[1])
+        m = _partner_group(i, cols[i], n_near, draw_weight, pc, pw)
+        e = indptr[i]
+        end = indptr[i + 1]
+        r = 0
+        si = 0.0
+        ti = 0.0
+        for d in range(dim):
+            F[i, d] = 0.0
+        while r < m or e < end:
+            if e >= end or (r < m and pc[r] < indices[e]):
+                j = pc[r]
+            else:
+                j = indices[e]
+            t = 0.0
+            amax = 0.0
+            for d in range(dim):
+                diff = Y[j, d] - Y[i, d]
+                t += diff * diff
+                amax = max(amax, abs(diff))
+            c = 0.0
+            if r < m and pc[r] == j:
+                c -= row_scale[i] * pw[r] * _coefficient(t, amax, a, b, normalized, False, clip)
+                r += 1
+            if e < end and indices[e] == j:
+                c += att_scale * weights[e] * _coefficient(t, amax, a, b, normalized, True, clip)
+                e += 1
+            si += c
+            ti += abs(c) * np.sqrt(t)
+            for d in range(dim):
+                F[i, d] += c * (Y[j, d] - Y[i, d])
+        s[i] = si
+        T[i] = ti
+
+
 def _coefficients(settings, diff, attraction):
     """Coefficients for an array of differences y_j - y_i (shape (..., d))."""
     t = np.einsum("...d,...d->...", diff, diff)
@@ -387,6 +476,38 @@ def _sampled_weights(Y, settings, n_embedding_neighbours, n_random, random_state
     return W
 
 
+def _sampled_balance_terms(Y, settings, n_embedding_neighbours, n_random, random_state, near=None):
+    """(F, s, T) over the graph's edges and sparse repulsion partners: each point's
+    ``n_embedding_neighbours`` nearest picture neighbours and ``n_random`` uniform draws
+    (weight n / n_random; ``near``: those neighbours when already known). The same sums as ``_balance_from_weights(Y, _sampled_weights(...))``
+    with the same draws, in compiled loops without an n x partners sparse matrix."""
+    n, dim = Y.shape
+    rng = np.random.default_rng(check_seed(random_state))
+    if near is not None:
+        near = np.asarray(near)[:, :n_embedding_neighbours]
+    elif n_embedding_neighbours:
+        near = _embedding_knn(Y, n_embedding_neighbours)
+    else:
+        near = np.empty((n, 0), np.intp)
+    draws = rng.integers(0, n, size=(n, n_random))
+    cols = np.ascontiguousarray(np.hstack([near, draws]), dtype=np.int64)
+    del draws
+    draw_weight = n / n_random
+    Z = 0.0
+    if settings.normalized:
+        rows = np.empty(n)
+        _partner_q_sums(Y, cols, near.shape[1], draw_weight, settings.a, settings.b, rows)
+        Z = float(rows.sum())
+    P = settings.graph.tocsr().copy()
+    P.sort_indices()
+    F, s, T = np.empty((n, dim)), np.empty(n), np.empty(n)
+    _sampled_balance(Y, cols, near.shape[1], draw_weight, P.indptr.astype(np.int64), P.indices.astype(np.int64),
+                     P.data.astype(np.float64), settings.a, settings.b, settings.normalized,
+                     _attraction_scale(settings), _repulsion_row_scale(settings, n, Z), settings.clip or 0.0,
+                     F, s, T)
+    return F, s, T
+
+
 def _balance_from_weights(Y, W):
     """(F, s, T) of a coefficient matrix: the same sums as _exact_balance, over W's entries."""
     n = Y.shape[0]
@@ -423,7 +544,7 @@ def stationarity_weights(X, Y, *, law="umap", graph=None, repulsion="auto", n_em
 
 
 def reconstruction_residual(X, Y, *, law="umap", graph=None, repulsion="auto", n_embedding_neighbours=30,
-                            n_random=100, random_state=0, normalize=True):
+                            n_random=100, random_state=0, normalize=True, embedding_neighbours=None):
     """Per point: how far y_i is from the weighted average sum_j w_ij y_j of the others.
 
     normalize=True (default) gives ||y_i - sum_j w_ij y_j|| / sum_j |w_ij| ||y_j - y_i||,
@@ -432,15 +553,17 @@ def reconstruction_residual(X, Y, *, law="umap", graph=None, repulsion="auto", n
     it does not depend on the units of Y. normalize=False gives ||y_i - sum_j w_ij y_j||
     in the units of Y (infinite where the coefficients of i sum to zero).
     ``repulsion="auto"`` sums all pairs (O(n^2) time, O(n) memory) up to
-    EXACT_RESIDUAL_MAX_ROWS points; above, the sparse partner set estimates them.
+    EXACT_RESIDUAL_MAX_ROWS points; above, the sparse partner set estimates them
+    (``embedding_neighbours``: Y's nearest neighbours of each point, nearest first, when
+    the caller has them already).
     """
     Y, settings, exact = _prepare(X, Y, law, graph, repulsion, EXACT_RESIDUAL_MAX_ROWS, n_embedding_neighbours,
                                   n_random, random_state)
     if exact:
         F, s, T = _exact_balance_terms(Y, settings)
     else:
-        F, s, T = _balance_from_weights(Y, _sampled_weights(Y, settings, n_embedding_neighbours, n_random,
-                                                            random_state))
+        F, s, T = _sampled_balance_terms(Y, settings, n_embedding_neighbours, n_random, random_state,
+                                         near=embedding_neighbours)
     net = np.linalg.norm(F, axis=1)
     if normalize:
         return np.divide(net, T, out=np.zeros_like(net), where=T > 0)
