@@ -235,6 +235,18 @@ def _q_row_sums(Y, a, b, out):
         out[i] = total
 
 
+@numba.njit(inline="always", cache=True)
+def _gap(Y, i, j):
+    """(|y_j - y_i|^2, the largest |coordinate difference|) of a pair."""
+    t = 0.0
+    amax = 0.0
+    for d in range(Y.shape[1]):
+        diff = Y[j, d] - Y[i, d]
+        t += diff * diff
+        amax = max(amax, abs(diff))
+    return t, amax
+
+
 @numba.njit(parallel=True, cache=True)
 def _exact_balance(Y, indptr, indices, weights, a, b, normalized, att_scale, row_scale, clip, F, s, T):
     """Over all pairs: F_i = sum_j c_ij (y_j - y_i), s_i = sum_j c_ij, T_i = sum_j |c_ij| d_ij,
@@ -251,12 +263,7 @@ def _exact_balance(Y, indptr, indices, weights, a, b, normalized, att_scale, row
         for j in range(n):
             if j == i:
                 continue
-            t = 0.0
-            amax = 0.0
-            for d in range(dim):
-                diff = Y[j, d] - Y[i, d]
-                t += diff * diff
-                amax = max(amax, abs(diff))
+            t, amax = _gap(Y, i, j)
             c = -row_scale[i] * _coefficient(t, amax, a, b, normalized, False, clip)
             while e < end and indices[e] < j:
                 e += 1
@@ -338,12 +345,7 @@ def _sampled_balance(Y, cols, n_near, draw_weight, indptr, indices, weights, a, 
                 j = pc[r]
             else:
                 j = indices[e]
-            t = 0.0
-            amax = 0.0
-            for d in range(dim):
-                diff = Y[j, d] - Y[i, d]
-                t += diff * diff
-                amax = max(amax, abs(diff))
+            t, amax = _gap(Y, i, j)
             c = 0.0
             if r < m and pc[r] == j:
                 c -= row_scale[i] * pw[r] * _coefficient(t, amax, a, b, normalized, False, clip)
