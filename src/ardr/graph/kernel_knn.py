@@ -6,9 +6,16 @@
   themselves; for jaccard their non-zero pattern) proposes ``2k + 32`` candidates, the
   metric ranks them, then neighbour-of-neighbour rounds in the metric
   (``descent.refine``) run until a round changes under ``DESCENT_STOP`` of the entries.
+- chebyshev: euclidean candidates hardly predict it (on Fashion-MNIST 20k, 300 queries:
+  2,000 euclidean candidates hold 84% of the 14 nearest), and the rounds stop at recall
+  0.86-0.89. The approximate neighbours' k-th distance then bounds an exact scan
+  (``chebyshev_scan``) that drops a row at its first coordinate farther than the bound,
+  coordinates taken by decreasing variance: the result is the exact kNN.
 
 All deterministic: each query writes only its own row, ties go to the lower index.
 """
+
+import warnings
 
 import numba
 import numpy as np
@@ -23,6 +30,11 @@ EXTRA_CANDIDATES = 32
 DESCENT_FAN = 16
 DESCENT_ROUNDS = 6
 DESCENT_STOP = 0.001
+# columns of the chebyshev scan's compact copy (Fashion-MNIST 20k: a pair is decided
+# after 23 coordinates on average, in variance order)
+CHEBYSHEV_HEAD = 32
+# the scan is O(n^2) pairs (each decided in a few coordinates): exact up to this many rows
+CHEBYSHEV_SCAN_MAX_ROWS = 100_000
 
 
 @numba.njit(parallel=True, cache=True)
@@ -41,6 +53,66 @@ def exact_kernel(Q, X, k, self_index, code, p):
             if _before(d, j, hk[0], hi[0]):
                 _replace_top(hk, hi, d, j)
     return keys, idx
+
+
+@numba.njit(parallel=True, cache=True)
+def _chebyshev_scan(X, head, keys, idx):
+    """Exact chebyshev kNN of every row of X, starting from heaps (keys, idx) of a good
+    guess (their largest entry bounds the scan; X's columns ordered so that large
+    differences come early). Rows are dropped at the first coordinate beyond the bound;
+    ``head``, X's first columns in a compact copy, holds most of the work in cache."""
+    n, dim = X.shape
+    width = head.shape[1]
+    for i in numba.prange(n):
+        hk, hi = keys[i], idx[i]
+        for j in range(n):
+            if j == i:
+                continue
+            bound = hk[0]
+            acc = 0.0
+            for d in range(width):
+                acc = max(acc, abs(head[i, d] - head[j, d]))
+                if acc > bound:
+                    break
+            if acc > bound:
+                continue
+            for d in range(width, dim):
+                acc = max(acc, abs(X[i, d] - X[j, d]))
+                if acc > bound:
+                    break
+            if acc > bound:
+                continue
+            key = np.float32(acc)
+            if _before(key, j, hk[0], hi[0]):
+                seen = False
+                for s in range(hk.shape[0]):
+                    if hi[s] == j:
+                        seen = True
+                        break
+                if not seen:
+                    _replace_top(hk, hi, key, j)
+
+
+def chebyshev_scan(X, indices, keys):
+    """The exact chebyshev kNN, from approximate (indices, keys) sorted by row."""
+    n, k = indices.shape
+    heap_keys = np.full((n, k), np.inf, dtype=np.float32)
+    heap_idx = np.full((n, k), _NO_INDEX, dtype=np.int32)
+    _fill_heaps(np.ascontiguousarray(keys, dtype=np.float32), np.ascontiguousarray(indices, dtype=np.int32),
+                heap_keys, heap_idx)
+    order = np.argsort(-X.var(axis=0), kind="stable")
+    X = np.ascontiguousarray(X[:, order])
+    _chebyshev_scan(X, np.ascontiguousarray(X[:, :CHEBYSHEV_HEAD]), heap_keys, heap_idx)
+    rows = sort_rows(heap_keys, heap_idx)
+    return np.take_along_axis(heap_idx, rows, axis=1), np.take_along_axis(heap_keys, rows, axis=1)
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_heaps(keys, idx, heap_keys, heap_idx):
+    for i in numba.prange(keys.shape[0]):
+        for s in range(keys.shape[1]):
+            if idx[i, s] >= 0 and _before(keys[i, s], idx[i, s], heap_keys[i, 0], heap_idx[i, 0]):
+                _replace_top(heap_keys[i], heap_idx[i], keys[i, s], idx[i, s])
 
 
 @numba.njit(parallel=True, cache=True)
@@ -95,5 +167,11 @@ def approximate(X, k, metric, p, euclidean_search):
     keys = _kernel(pair_kernel, metric)(X, candidates, code, p)
     order = sort_rows(keys, candidates)[:, :k]
     indices, keys = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(keys, order, axis=1)
-    return descent.refine(X, indices, keys, code=code, p=p, fan=DESCENT_FAN, rounds=DESCENT_ROUNDS,
-                          min_changes=DESCENT_STOP, round_kernel=_kernel(descent.refine_round, metric))
+    indices, keys = descent.refine(X, indices, keys, code=code, p=p, fan=DESCENT_FAN, rounds=DESCENT_ROUNDS,
+                                   min_changes=DESCENT_STOP, round_kernel=_kernel(descent.refine_round, metric))
+    if isinstance(metric, str) and metric == "chebyshev":
+        if n <= CHEBYSHEV_SCAN_MAX_ROWS:
+            return chebyshev_scan(X, indices, keys)
+        warnings.warn(f"chebyshev neighbours of {n:,} rows are approximate (recall about 0.86 measured on "
+                      f"Fashion-MNIST); up to {CHEBYSHEV_SCAN_MAX_ROWS:,} rows they are exact", stacklevel=4)
+    return indices, keys
