@@ -168,7 +168,8 @@ def approximate(X, k, metric, p, euclidean_search):
     order = sort_rows(keys, candidates)[:, :k]
     indices, keys = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(keys, order, axis=1)
     indices, keys = descent.refine(X, indices, keys, code=code, p=p, fan=DESCENT_FAN, rounds=DESCENT_ROUNDS,
-                                   min_changes=DESCENT_STOP, round_kernel=_kernel(descent.refine_round, metric))
+                                   min_changes=DESCENT_STOP,
+                                   distances=_kernel(descent.offer_distances, metric))
     if isinstance(metric, str) and metric == "chebyshev":
         if n <= CHEBYSHEV_SCAN_MAX_ROWS:
             return chebyshev_scan(X, indices, keys)
