@@ -247,6 +247,13 @@ def _gap(Y, i, j):
     return t, amax
 
 
+@numba.njit(inline="always", cache=True)
+def _add_term(F, Y, i, j, c):
+    """F_i += c (y_j - y_i)."""
+    for d in range(Y.shape[1]):
+        F[i, d] += c * (Y[j, d] - Y[i, d])
+
+
 @numba.njit(parallel=True, cache=True)
 def _exact_balance(Y, indptr, indices, weights, a, b, normalized, att_scale, row_scale, clip, F, s, T):
     """Over all pairs: F_i = sum_j c_ij (y_j - y_i), s_i = sum_j c_ij, T_i = sum_j |c_ij| d_ij,
@@ -271,8 +278,7 @@ def _exact_balance(Y, indptr, indices, weights, a, b, normalized, att_scale, row
                 c += att_scale * weights[e] * _coefficient(t, amax, a, b, normalized, True, clip)
             si += c
             ti += abs(c) * np.sqrt(t)
-            for d in range(dim):
-                F[i, d] += c * (Y[j, d] - Y[i, d])
+            _add_term(F, Y, i, j, c)
         s[i] = si
         T[i] = ti
 
@@ -355,8 +361,7 @@ def _sampled_balance(Y, cols, n_near, draw_weight, indptr, indices, weights, a, 
                 e += 1
             si += c
             ti += abs(c) * np.sqrt(t)
-            for d in range(dim):
-                F[i, d] += c * (Y[j, d] - Y[i, d])
+            _add_term(F, Y, i, j, c)
         s[i] = si
         T[i] = ti
 
@@ -500,11 +505,10 @@ def _sampled_balance_terms(Y, settings, n_embedding_neighbours, n_random, random
         rows = np.empty(n)
         _partner_q_sums(Y, cols, near.shape[1], draw_weight, settings.a, settings.b, rows)
         Z = float(rows.sum())
-    P = settings.graph.tocsr().copy()
-    P.sort_indices()
+    P = settings.graph  # CSR, float64, sorted (force_settings)
     F, s, T = np.empty((n, dim)), np.empty(n), np.empty(n)
     _sampled_balance(Y, cols, near.shape[1], draw_weight, P.indptr.astype(np.int64), P.indices.astype(np.int64),
-                     P.data.astype(np.float64), settings.a, settings.b, settings.normalized,
+                     P.data, settings.a, settings.b, settings.normalized,
                      _attraction_scale(settings), _repulsion_row_scale(settings, n, Z), settings.clip or 0.0,
                      F, s, T)
     return F, s, T
