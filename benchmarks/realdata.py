@@ -188,6 +188,24 @@ def table(summary):
     return "\n".join(lines)
 
 
+def write(out, args, runs, datasets, methods, impls, seeds):
+    """Write the JSON (atomically) with the runs so far; return the printed table."""
+    summary = summarise(runs)
+    text = table(summary)
+    doc = {"created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "argv": sys.argv,
+           "config": {"datasets": datasets, "methods": methods, "impls": impls, "seeds": seeds, "knn": args.knn,
+                      "queries": args.queries, "trust": {"k": 10, "max_exact": TRUST_MAX_EXACT,
+                                                         "n_queries": TRUST_QUERIES},
+                      "recall_k": RECALL_K, "flung_factor": FLUNG_FACTOR},
+           "host": {"cpu_count": os.cpu_count(), "loadavg_end": list(os.getloadavg()),
+                    "platform": platform.platform(), "python": platform.python_version()},
+           "runs": runs, "summary": summary, "table": text}
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(bench._jsonable(doc), indent=2))
+    os.replace(tmp, out)
+    return text
+
+
 # ------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -244,18 +262,9 @@ def main(argv=None) -> int:
                             msg = "FAILED: " + res["error"] + " " + res.get("stderr_tail", "")[-500:]
                         print(f"  {dataset} {method} {impl} seed={seed}: {msg}", file=sys.stderr, flush=True)
                         runs.append(res)
+                        write(out, args, runs, datasets, methods, impls, seeds)  # partial results survive a kill
 
-    summary = summarise(runs)
-    text = table(summary)
-    doc = {"created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "argv": sys.argv,
-           "config": {"datasets": datasets, "methods": methods, "impls": impls, "seeds": seeds, "knn": args.knn,
-                      "queries": args.queries, "trust": {"k": 10, "max_exact": TRUST_MAX_EXACT,
-                                                         "n_queries": TRUST_QUERIES},
-                      "recall_k": RECALL_K, "flung_factor": FLUNG_FACTOR},
-           "host": {"cpu_count": os.cpu_count(), "loadavg_end": list(os.getloadavg()),
-                    "platform": platform.platform(), "python": platform.python_version()},
-           "runs": runs, "summary": summary, "table": text}
-    out.write_text(json.dumps(bench._jsonable(doc), indent=2))
+    text = write(out, args, runs, datasets, methods, impls, seeds)
     print(text)
     print(f"\nwrote {out}")
     return 0 if all(r.get("ok") for r in runs) else 1
