@@ -188,14 +188,17 @@ def test_tsne_reports_its_kl_divergence():
     assert est.kl_divergence_ < 0.5 * start.kl_divergence_
 
 
-@pytest.mark.parametrize("n", [500, 20_000])  # the serial and the parallel kernel
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("cap", [None, 16.0, 0.5])
-def test_fused_plain_step_moves_exactly_as_the_numpy_sequence(n, cap):
+def test_fused_plain_step_moves_exactly_as_the_numpy_sequence(parallel, cap, monkeypatch):
     """UMAP's step (no momentum, no gains) runs as one compiled pass; it must give the
     bytes of the general numpy path, and refuse a non-finite force without moving."""
     from ardr.engine.arrays import NUMPY
+    from ardr.engine.numba import step as fused
     from ardr.engine.optimize import _momentum_step
 
+    n = 20_000
+    monkeypatch.setattr(fused, "PARALLEL_MIN_ROWS", n if parallel else n + 1)
     rng = np.random.default_rng(n)
     F = rng.normal(size=(n, 2)) * rng.exponential(5.0, size=(n, 1))
     Y, step = rng.normal(size=(n, 2)), np.zeros((n, 2))

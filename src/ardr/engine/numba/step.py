@@ -9,7 +9,10 @@ is the numpy sequence's, in the same order, so the bytes are the same.
 import numba
 import numpy as np
 
-from .graph import PARALLEL_MIN_ROWS
+# The pass is memory-bound and light (70,000 rows: ~0.1 ms): below a million rows a
+# parallel launch per step costs more than it saves, most of all on a busy machine,
+# where each launch waits for a descheduled thread.
+PARALLEL_MIN_ROWS = 1_000_000
 
 
 def _plain_step(Y, F, step, lr, max_norm):
@@ -40,7 +43,7 @@ def _plain_step(Y, F, step, lr, max_norm):
 
 
 _parallel = numba.njit(parallel=True, cache=True)(_plain_step)
-_serial = numba.njit(cache=True)(_plain_step)  # small data: no parallel launch per step
+_serial = numba.njit(cache=True)(_plain_step)
 
 
 def plain_step(Y, F, step, lr, max_norm):
