@@ -226,14 +226,16 @@ def _split_batches(graph, n_batches, row_keys=None):
     if int(n_batches) > 255:
         raise ValueError("at most 255 batches per epoch")
     batch = _batch_per_edge(indptr, indices, keys, keyed, np.uint64(n_batches))
-    counts = _batch_row_counts(indptr, batch, int(n_batches))
     offsets = np.zeros(n_batches * n + 1, dtype=np.int64)
-    np.cumsum(counts.ravel(), out=offsets[1:])
-    del counts
+    _batch_row_counts(indptr, batch, int(n_batches), offsets[1:].reshape(n_batches, n))
+    np.cumsum(offsets, out=offsets)
     out_indices = np.empty(indices.shape[0], dtype=np.int32)
     out_weights = np.empty(indices.shape[0], dtype=np.float64)
     _scatter_by_batch(indptr, indices, weights, batch, offsets, int(n_batches), out_indices, out_weights)
-    batch_indptr = np.stack([offsets[b * n: (b + 1) * n + 1] for b in range(n_batches)])
+    # row b is offsets[b * n: (b + 1) * n + 1]: overlapping rows of one array, a view
+    # (32 batches x 10M rows would be a 2.6 GB copy)
+    batch_indptr = np.lib.stride_tricks.as_strided(offsets, shape=(n_batches, n + 1),
+                                                   strides=(n * offsets.itemsize, offsets.itemsize), writeable=False)
     return batch_indptr, out_indices, out_weights
 
 
@@ -253,13 +255,12 @@ def _batch_per_edge(indptr, indices, keys, keyed, n_batches):
 
 
 @numba.njit(parallel=True, cache=True)
-def _batch_row_counts(indptr, batch, n_batches):
+def _batch_row_counts(indptr, batch, n_batches, counts):
+    """counts[b, i] += the edges of row i in batch b (counts: zeros, n_batches x n)."""
     n = indptr.shape[0] - 1
-    counts = np.zeros((n_batches, n), dtype=np.int64)
     for i in numba.prange(n):
         for e in range(indptr[i], indptr[i + 1]):
             counts[batch[e], i] += 1
-    return counts
 
 
 @numba.njit(parallel=True, cache=True)
