@@ -42,8 +42,8 @@ def test_capped_cell_count_keeps_the_recall(monkeypatch):
     """Above MAX_CELLS cells the cells grow (10M rows); at small n with a tiny cap the
     measured probes still reach the target recall, deterministically."""
     X = _clusters(3000, d=10, seed=1)
-    monkeypatch.setattr(ivf, "MAX_CELLS", 4)
-    assert ivf._Cells(X, ivf.CELL_SIZE, 0).n_cells == 4
+    monkeypatch.setattr(ivf, "MAX_CELLS", 8)
+    assert ivf._Cells(X, ivf.CELL_SIZE, 0).n_cells == 8  # 12 uncapped (3000 / 256): cells of 375 rows
     idx, _ = ivf.ivf_knn(X, 10, random_state=0)
     again, _ = ivf.ivf_knn(X, 10, random_state=0)
     truth, _ = exact_knn(X, 10)
