@@ -5,7 +5,8 @@
     python benchmarks/perf.py compile --dataset fashion-mnist:30000   # first fit vs second fit: warm numba cache, empty cache
     python benchmarks/perf.py knn --n 70000     # kNN back-ends (IVF, NN-descent): time and recall against exact kNN
     python benchmarks/perf.py scaling           # UMAP and TSNE on Fashion-MNIST 10k..70k: time per stage, t / (n log n)
-    python benchmarks/perf.py million           # synthetic 1,000,000 x 50 UMAP: time and peak RSS
+    python benchmarks/perf.py million           # synthetic 1,000,000 x 50 UMAP: time and peak RSS per stage
+    python benchmarks/perf.py million --n 10000000 --data-dir /var/tmp   # 10M rows from a memmap
 
 Every measurement runs in a fresh process; results print as a table and go to
 benchmarks/results/perf-<check>.json.
@@ -129,20 +130,21 @@ def check_scaling(args):
 
 
 _MILLION = """
-import json, time, resource, numpy as np, ardr
-rng = np.random.default_rng(0)
-centres = rng.normal(scale=8.0, size=(50, 50)).astype(np.float32)
-labels = rng.integers(0, 50, size=1_000_000)
-X = centres[labels] + rng.normal(size=(1_000_000, 50)).astype(np.float32)
-t0 = time.perf_counter()
-est = ardr.UMAP(random_state=0).fit(X)
-print(json.dumps(dict(n=len(X), wall_s=time.perf_counter() - t0, **est.timings_,
-                      rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+import json, sys
+sys.path.insert(0, {here!r})
+from million import run
+print(json.dumps(run({n}, {path!r}, {trust_queries})))
 """
 
 
 def check_million(args):
-    return _python(_MILLION)
+    """Synthetic n x 50 clustered (seeded) UMAP from an .npy memmap written in blocks: time
+    and peak RSS per stage (VmHWM reset before each), trustworthiness@10 on a seeded
+    sample and the graph's kNN recall against exact search on 1,000 sampled queries."""
+    data_dir = Path(args.data_dir or tempfile.gettempdir())
+    path = data_dir / f"ardr-million-{args.n}.npy"
+    return _python(_MILLION.format(here=str(HERE), n=args.n, path=str(path), trust_queries=args.trust_queries),
+                   timeout=6 * 3600)
 
 
 CHECKS = {"import": check_import, "compile": check_compile, "knn": check_knn, "scaling": check_scaling,
@@ -155,13 +157,20 @@ def main():
     parser.add_argument("--dataset", default="mnist5k", help="compile: data set of the two fits (NAME or NAME:N)")
     parser.add_argument("--estimators", type=lambda v: v.split(","), default=["UMAP", "TSNE"],
                         help="compile, scaling: ardr estimator classes, comma-separated")
-    parser.add_argument("--n", type=int, default=70_000, help="knn: rows of Fashion-MNIST")
+    parser.add_argument("--n", type=int, default=None,
+                        help="knn: rows of Fashion-MNIST (default 70,000); million: rows (default 1,000,000)")
+    parser.add_argument("--data-dir", default=None, help="million: where the .npy data set is written (default: TMPDIR)")
+    parser.add_argument("--trust-queries", type=int, default=1000,
+                        help="million: seeded queries of trustworthiness@10")
     parser.add_argument("--k", type=lambda v: [int(x) for x in v.split(",")], default=[14, 90],
                         help="knn: neighbour counts, comma-separated (UMAP's 14, tSNE's 90)")
     args = parser.parse_args()
+    if args.n is None:
+        args.n = 1_000_000 if args.check == "million" else 70_000
     result = CHECKS[args.check](args)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"perf-{args.check}.json"
+    name = f"million-{args.n}" if args.check == "million" else args.check
+    path = RESULTS / f"perf-{name}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"check": args.check, "load_avg": os.getloadavg(), "result": result}, indent=2))
     os.replace(tmp, path)

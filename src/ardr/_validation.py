@@ -35,8 +35,10 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False
         raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}.{hint}")
     _check_rows(arr.shape, name, min_rows)
     if arr.dtype == np.float32 and dtype is not None and np.dtype(dtype) == np.float32:
-        if not np.isfinite(arr).all():  # fast path: no float64 round trip for valid float32
-            bad = int(np.count_nonzero(~np.isfinite(arr)))
+        # fast path: valid float32 is returned as it is (a C-contiguous memmap is not
+        # copied), checked block by block so no n x D temporary is made
+        bad = count_non_finite(arr)
+        if bad:
             raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
         return np.ascontiguousarray(arr)
     arr = np.asarray(arr, dtype=np.float64)
@@ -50,6 +52,18 @@ def check_data(X, *, name="X", min_rows=2, dtype=np.float32, accept_sparse=False
             raise ValueError(f"{name} has values too large in magnitude for {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr)
     return arr
+
+
+def count_non_finite(arr, block_bytes=64 * 2**20):
+    """NaN and infinite entries of a dense array, counted over row blocks (a memmap is read
+    once and never held whole)."""
+    rows = max(1, block_bytes // max(1, arr.itemsize * int(np.prod(arr.shape[1:]))))
+    bad = 0
+    for start in range(0, arr.shape[0], rows):
+        block = arr[start:start + rows]
+        if not np.isfinite(block).all():
+            bad += int(np.count_nonzero(~np.isfinite(block)))
+    return bad
 
 
 def _check_rows(shape, name, min_rows):

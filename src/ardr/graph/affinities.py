@@ -15,6 +15,7 @@ import scipy.sparse as sp
 _SMOOTH_K_TOLERANCE = 1e-5
 _MIN_K_DIST_SCALE = 1e-3
 _BISECTION_STEPS = 64
+_WEIGHT_BLOCK_ROWS = 65536
 
 
 @numba.njit(parallel=True, cache=True)
@@ -88,20 +89,33 @@ def membership_strengths(distances, n_neighbors, local_connectivity=1.0):
     counts the point itself), so the bandwidth target is log2(n_neighbors). An infinite
     distance (an edge cut by ``disconnection_distance``) gets weight 0.
     """
-    d = np.asarray(distances, dtype=np.float64)
-    rho, sigma = _smooth_knn_dist(d, np.log2(n_neighbors), float(local_connectivity))
-    gap = d - rho[:, None]
-    # gap <= 0 (within rho) means weight 1; sigma is only 0 when every distance is 0
-    with np.errstate(invalid="ignore"):
-        scaled = np.divide(gap, sigma[:, None], out=np.zeros_like(gap), where=gap > 0)
-    return np.exp(-scaled).astype(np.float32)
+    distances = np.asarray(distances)
+    rho, sigma = _smooth_knn_dist(np.asarray(distances, dtype=np.float64), np.log2(n_neighbors),
+                                  float(local_connectivity))
+    weights = np.empty(distances.shape, dtype=np.float32)
+    # in row blocks: float64 temporaries of a block, not of the whole n x k
+    for start in range(0, distances.shape[0], _WEIGHT_BLOCK_ROWS):
+        rows = slice(start, start + _WEIGHT_BLOCK_ROWS)
+        gap = np.asarray(distances[rows], dtype=np.float64) - rho[rows, None]
+        # gap <= 0 (within rho) means weight 1; sigma is only 0 when every distance is 0
+        with np.errstate(invalid="ignore"):
+            scaled = np.divide(gap, sigma[rows, None], out=np.zeros_like(gap), where=gap > 0)
+        weights[rows] = np.exp(-scaled)
+    return weights
 
 
 def _directed_matrix(indices, weights, n_cols):
+    """The kNN rows as CSR, built directly (no COO triplets): a row's neighbours are
+    distinct, so each row's entries only need sorting by column."""
     n, k = indices.shape
-    rows = np.repeat(np.arange(n, dtype=np.int32), k)
-    M = sp.csr_matrix((weights.ravel(), (rows, indices.ravel())), shape=(n, n_cols))
-    M.sum_duplicates()
+    indices = np.asarray(indices)
+    order = np.argsort(indices, axis=1, kind="stable")
+    M = sp.csr_matrix((np.take_along_axis(weights, order, axis=1).ravel(),
+                       np.take_along_axis(indices, order, axis=1).ravel().astype(np.int32, copy=False),
+                       np.arange(0, n * k + 1, k, dtype=np.int64)), shape=(n, n_cols))
+    if k and (np.diff(M.indices.reshape(n, k), axis=1) == 0).any():  # repeated neighbours (a user's kNN)
+        M.sum_duplicates()
+    M.has_sorted_indices = True
     return M
 
 
@@ -118,13 +132,16 @@ def fuzzy_union(V, set_op_mix_ratio=1.0):
     """mix (V + V^T - V o V^T) + (1 - mix) V o V^T: sorted CSR, float32, no explicit zeros."""
     Vt = V.T.tocsr()
     product = V.multiply(Vt)
-    P = V + Vt - product
+    P = V + Vt
+    del Vt  # the largest temporaries go as soon as they are used (10M points: ~2 GB each)
+    P = P - product
     if set_op_mix_ratio != 1.0:
         P = set_op_mix_ratio * P + (1.0 - set_op_mix_ratio) * product
+    del product
     P = P.tocsr()
     P.eliminate_zeros()
     P.sort_indices()
-    return P.astype(np.float32)
+    return P.astype(np.float32, copy=False)
 
 
 def scale_rows_to_max(P):

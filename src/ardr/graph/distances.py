@@ -61,7 +61,7 @@ def code_of(metric):
 def power_of_two_scale(*arrays):
     """An exact power of two bringing the largest |entry| near 1 when it lies outside
     [2^-40, 2^40]; else 1. Float32 squared distances neither overflow nor underflow then."""
-    big = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in arrays)
+    big = max((max(float(np.max(a)), -float(np.min(a))) if a.size else 0.0) for a in arrays)  # no |a| copy
     if big == 0.0 or 2.0**-40 < big < 2.0**40:
         return 1.0
     return float(2.0 ** np.frexp(big)[1])

@@ -73,30 +73,42 @@ def _sparse_svd_layout(X, dim, seed):
     return _fixed_signs(Y)
 
 
-def spectral_layout(graph, dim, seed):
+def spectral_layout(graph, dim, seed, progress=None):
     """Leading non-trivial eigenvectors of the normalized adjacency D^-1/2 P D^-1/2.
 
     These are the bottom eigenvectors of the normalized Laplacian (Laplacian eigenmaps).
     Disconnected graphs: each component is laid out on its own and the components are
     placed apart on a spectral layout of their centres; tiny components go to random
-    positions in their slot.
+    positions in their slot. ``progress(total, desc)``: a tqdm-like bar factory (one
+    step per component, by rows).
     """
     n = graph.shape[0]
     rng = np.random.default_rng(seed)
     n_comp, labels = connected_components(graph, directed=False)
+    bar = progress(n, f"spectral init ({n_comp} component{'s' if n_comp > 1 else ''})") if progress else None
     if n_comp == 1:
-        return _component_spectral(graph, dim, rng)
+        Y = _component_spectral(graph, dim, rng)
+        if bar is not None:
+            bar.update(n)
+            bar.close()
+        return Y
     # place components on a grid of cells, each layout scaled to its cell
     side = int(np.ceil(n_comp ** (1.0 / dim)))
     Y = np.zeros((n, dim))
     sizes = np.bincount(labels)
+    by_component = np.argsort(labels, kind="stable")  # members of each component, in increasing order
+    starts = np.concatenate([[0], np.cumsum(sizes)])
     for rank, c in enumerate(np.argsort(-sizes, kind="stable")):
-        members = np.flatnonzero(labels == c)
+        members = by_component[starts[c]:starts[c + 1]]
         sub = graph[members][:, members]
         local = _component_spectral(sub, dim, rng) if len(members) > dim + 1 else rng.uniform(-1, 1, (len(members), dim))
         span = np.abs(local).max() or 1.0
         cell = np.array(np.unravel_index(rank, (side,) * dim), dtype=float)
         Y[members] = cell * 3.0 + local / span
+        if bar is not None:
+            bar.update(len(members))
+    if bar is not None:
+        bar.close()
     return Y
 
 

@@ -4,8 +4,9 @@ per point, their number measured on the data, BLAS blocks.
 The algorithm, step by step (rows R: float32, n x D; distances: squared euclidean):
 
 1. **Cells.** Seeded Lloyd k-means (``KMEANS_ITERATIONS`` iterations on a seeded sample
-   of ``KMEANS_SAMPLE_PER_CELL`` rows per cell) gives ``round(n / cell_size)`` centres;
-   each row belongs to the cell of its nearest centre (ties: lowest centre index).
+   of ``KMEANS_SAMPLE_PER_CELL`` rows per cell) gives ``round(n / cell_size)`` centres,
+   at most ``MAX_CELLS``; each row belongs to the cell of its nearest centre (ties:
+   lowest centre index).
 2. **Probe count, measured.** ``PROBE_SAMPLE`` seeded rows are searched exactly. For
    each sampled row the centres are ranked by distance to the row (ties by index); a
    true neighbour is found with p probes when its cell is among the row's p nearest
@@ -40,6 +41,12 @@ PROBE_SAMPLE = 1000
 TARGET_RECALL = 0.975
 MIN_PROBES = 4
 SPARE_PROBES = 8
+# Every row is compared with every centre (steps 1 and 3) and k-means costs
+# sample x cells, so a cell count growing with n makes the search quadratic: at 10M rows,
+# 39,000 cells of 256 would cost ~4e13 flops in the centre products alone. Above
+# MAX_CELLS cells (2.1M rows) the cells grow instead; the measured probe count keeps
+# the recall. Per row the search then costs MAX_CELLS + probes x n / MAX_CELLS products.
+MAX_CELLS = 8192
 # Wide data and few neighbours: search among the top 100 principal components, then rank
 # 2k + 32 candidates by exact distance (Fashion-MNIST 70k, k = 14: a product ~8x
 # cheaper; for k = 90 ranking 212 candidates of 784 values each costs more than it saves).
@@ -52,15 +59,26 @@ _BLOCK_ELEMENTS = 16_000_000  # ~64 MB float32 product block
 _NO_INDEX = np.iinfo(np.int32).max
 
 
-def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE):
+def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE, progress=None):
     """k nearest other rows of float32 R (n x D) by squared euclidean distance:
     (indices int32, squared distances float32), each row sorted by (distance, index).
-    ``n_probe=None`` measures the number of probes (step 2); an integer fixes it."""
+    ``n_probe=None`` measures the number of probes (step 2); an integer fixes it.
+    ``progress(total, desc)``: a tqdm-like bar factory for the long loops (None: none)."""
     index = _Cells(R, cell_size, random_state)
     if n_probe is None:
         sample = probe_sample(R.shape[0], random_state)
         n_probe = index.measured_probes(sample, exact_rows(R, sample, k)[0])
-    return index.search(k, n_probe)
+    return index.search(k, n_probe, progress)
+
+
+def _bar(progress, total, desc):
+    """A bar from the factory, or a silent one."""
+    if progress is not None:
+        return progress(total, desc)
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    return nullcontext(SimpleNamespace(update=lambda n=1: None))
 
 
 def probe_sample(n, seed):
@@ -69,16 +87,16 @@ def probe_sample(n, seed):
     return np.sort(rng.choice(n, min(n, PROBE_SAMPLE), replace=False)).astype(np.int32)
 
 
-def candidates_in(S, k, n_candidates, sample, truth, *, random_state=0, cell_size=CELL_SIZE):
+def candidates_in(S, k, n_candidates, sample, truth, *, random_state=0, cell_size=CELL_SIZE, progress=None):
     """``n_candidates`` euclidean candidates per row of S for a search whose true k nearest
     neighbours are measured elsewhere (``truth`` of the rows ``sample``); None when S
     cannot find ``TARGET_RECALL`` of them."""
     index = _Cells(S, cell_size, random_state)
     n_probe = index.measured_probes(sample, truth, n_candidates=n_candidates)
-    return None if n_probe is None else index.search(n_candidates, n_probe)[0]
+    return None if n_probe is None else index.search(n_candidates, n_probe, progress)[0]
 
 
-def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE):
+def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE, progress=None):
     """``ivf_knn`` for wide data: candidates found among the top ``n_dims`` principal
     components (a matrix product ~D / n_dims times cheaper), then ranked by their exact
     distances in the full space. None (fall back to ``ivf_knn``) when the sample of
@@ -89,7 +107,7 @@ def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=
     projected = np.ascontiguousarray(principal_scores(R, n_dims), dtype=np.float32)
     sample = probe_sample(R.shape[0], random_state)
     candidates = candidates_in(projected, k, n_candidates, sample, exact_rows(R, sample, k)[0],
-                               random_state=random_state, cell_size=cell_size)
+                               random_state=random_state, cell_size=cell_size, progress=progress)
     return None if candidates is None else rerank(R, candidates, k)
 
 
@@ -99,7 +117,7 @@ class _Cells:
     def __init__(self, S, cell_size, seed):
         self.S = S
         n = S.shape[0]
-        self.n_cells = max(1, int(round(n / cell_size)))
+        self.n_cells = max(1, min(MAX_CELLS, int(round(n / cell_size))))
         self.centres = _kmeans(S, self.n_cells, seed)
         self.norms = np.einsum("ij,ij->i", S, S)
         self.cell = _nearest_centre(S, self.centres)
@@ -129,7 +147,7 @@ class _Cells:
         reached = np.flatnonzero(found >= min(TARGET_RECALL, found[-1]))
         return int(max(MIN_PROBES, reached[0] + 1))
 
-    def search(self, k, n_probe):
+    def search(self, k, n_probe, progress=None):
         """Steps 3-5: (indices, keys), rows sorted by (key, index)."""
         S, n = self.S, self.S.shape[0]
         n_probe = min(n_probe, self.n_cells)
@@ -138,15 +156,19 @@ class _Cells:
         heap_key = np.full((n, k), np.inf, dtype=np.float32)
         heap_index = np.full((n, k), _NO_INDEX, dtype=np.int32)
         rows_of_cell, starts = _invert(probes, self.n_cells)
-        for c in range(self.n_cells):
-            rows, cols = rows_of_cell[starts[c]:starts[c + 1]], self.members[c]
-            if not len(rows) or not len(cols):
-                continue
-            block = S[cols].T
-            step = max(1, _BLOCK_ELEMENTS // len(cols))
-            for s in range(0, len(rows), step):
-                q = rows[s:s + step]
-                _push_block(S[q] @ block, self.norms[q], self.norms[cols], q, cols, q, heap_key, heap_index, True)
+        del probes
+        with _bar(progress, self.n_cells, f"kNN search ({self.n_cells} cells, {n_probe} probes)") as bar:
+            for c in range(self.n_cells):
+                rows, cols = rows_of_cell[starts[c]:starts[c + 1]], self.members[c]
+                if len(rows) and len(cols):
+                    block = S[cols].T
+                    step = max(1, _BLOCK_ELEMENTS // len(cols))
+                    for s in range(0, len(rows), step):
+                        q = rows[s:s + step]
+                        _push_block(S[q] @ block, self.norms[q], self.norms[cols], q, cols, q, heap_key, heap_index,
+                                    True)
+                bar.update(1)
+        del rows_of_cell
         short = np.flatnonzero(heap_index[:, 0] == _NO_INDEX)  # fewer than k others in every probe
         if len(short):
             heap_index[short], heap_key[short] = exact_rows(S, short.astype(np.int32), k)

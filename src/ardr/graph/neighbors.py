@@ -39,9 +39,10 @@ _DOT_METRICS = ("cosine", "correlation", "hellinger")  # unit rows: d = g(1 - u.
 
 
 def nearest_neighbors(X, k, *, metric="euclidean", metric_kwds=None, method="auto", random_state=0, n_jobs=-1,
-                      verbose=False, exact_max_rows=EXACT_MAX_ROWS):
+                      verbose=False, exact_max_rows=EXACT_MAX_ROWS, progress=None):
     """The k nearest neighbours of every row of X among the other rows (X: dense rows,
-    sparse CSR rows, or with ``metric="precomputed"`` an n x n distance matrix)."""
+    sparse CSR rows, or with ``metric="precomputed"`` an n x n distance matrix).
+    ``progress(total, desc)``: a tqdm-like bar factory for the approximate search."""
     metric, p = canonical(metric, metric_kwds)
     n = X.shape[0]
     if not 1 <= k <= n - 1:
@@ -69,7 +70,7 @@ def nearest_neighbors(X, k, *, metric="euclidean", metric_kwds=None, method="aut
             return inverted_file_knn(P, c, metric="euclidean", random_state=random_state)
 
         return kernel_knn.approximate(X, k, metric, p, euclidean_candidates)
-    return inverted_file_knn(X, k, metric=metric, random_state=random_state)
+    return inverted_file_knn(X, k, metric=metric, random_state=random_state, progress=progress)
 
 
 def check_sparse_metric(X, metric):
@@ -79,7 +80,7 @@ def check_sparse_metric(X, metric):
                          "or densify the data")
 
 
-def inverted_file_knn(X, k, *, metric="euclidean", random_state=0):
+def inverted_file_knn(X, k, *, metric="euclidean", random_state=0, progress=None):
     """Approximate neighbours of dense rows in a metric of the euclidean family, by
     k-means cells and BLAS blocks (``ardr.graph.ivf``): deterministic, no per-process
     compilation; wide data is searched among its principal components and the
@@ -90,8 +91,8 @@ def inverted_file_knn(X, k, *, metric="euclidean", random_state=0):
     R = _prepare(X, metric, scale)
     found = None
     if R.shape[1] > PROJECT_ABOVE_DIMS and k <= PROJECT_MAX_K:
-        found = projected_ivf_knn(R, k, random_state=random_state)
-    indices, keys = found if found is not None else ivf_knn(R, k, random_state=random_state)
+        found = projected_ivf_knn(R, k, random_state=random_state, progress=progress)
+    indices, keys = found if found is not None else ivf_knn(R, k, random_state=random_state, progress=progress)
     if metric in _DOT_METRICS:
         # 1 - u.v from the unit rows themselves (a zero row: 1 - 0, as in exact_knn; the
         # search's key |u - v|^2 = 2 (1 - u.v) holds only between unit rows)

@@ -295,6 +295,8 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             density = self._density_term(P_used, data_radii[order], a, b) if c.densmap else None
             law, schedule = self._force_law(P_used, Y, a, b, seed, n, self.n_epochs_, density=density)
             hooks = self._callback_hooks(P_used, law, order)
+            if not c.normalized:
+                P_used = None  # the force law holds the edges it visits: free the pruned copy now
             self.n_iter_ = self._optimize(Y, law, schedule, "optimize", callbacks=hooks)
             timings["optimize"] = time.perf_counter() - t0
             if c.normalized:
@@ -330,9 +332,11 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         knn = umap_options.split_precomputed_knn(c.precomputed_knn)
         if knn is not None:
             return check_precomputed(knn, X.shape[0], n_knn)
-        return self._engine().nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
-                                                method=c.knn_method, random_state=seed, n_jobs=c.n_jobs,
-                                                verbose=c.verbose)
+        engine = self._engine()
+        bars = {"progress": self._progress} if engine.name == "numba" else {}
+        return engine.nearest_neighbors(X, n_knn, metric=c.metric, metric_kwds=c.metric_kwds,
+                                        method=c.knn_method, random_state=seed, n_jobs=c.n_jobs,
+                                        verbose=c.verbose, **bars)
 
     def _check_fit_data(self, X):
         """The data as the neighbour search takes it; a precomputed distance matrix must be square."""
@@ -416,7 +420,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             init = "spectral"
         if isinstance(init, str):
             if init in ("spectral", "tswspectral"):
-                Y = initialization.spectral_layout(P, dim, seed)
+                Y = initialization.spectral_layout(P, dim, seed, progress=self._progress)
             elif init == "pca":
                 Y = initialization.pca_layout(X, dim, seed)
             else:
@@ -509,14 +513,9 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         c = self._settings()
         engine = self._engine() if engine is None else engine
         moving = engine.asarray(Y)
-        progress = None
-        # umap-learn's rule: the bar shows with verbose=True, or when tqdm_kwds says disable=False
-        bar = {"total": schedule.n_epochs, "desc": desc, "unit": "step", "leave": False,
-               "disable": not c.verbose} | (c.tqdm_kwds or {})
-        if not bar["disable"]:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(**bar)
+        progress = self._progress(schedule.n_epochs, desc)
+        if progress.disable:
+            progress = None
         try:
             return optimize(moving, law, schedule, callbacks=callbacks, progress=progress)
         finally:
@@ -524,6 +523,15 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                 progress.close()
             if moving is not Y:
                 Y[...] = engine.to_numpy(moving)
+
+    def _progress(self, total, desc, unit="step"):
+        """A progress bar with an ETA for a stage of ``total`` units (umap-learn's rule: it
+        shows with verbose=True, or when tqdm_kwds says disable=False)."""
+        from tqdm.auto import tqdm
+
+        c = self._settings()
+        return tqdm(**({"total": total, "desc": desc, "unit": unit, "leave": False, "disable": not c.verbose}
+                       | (c.tqdm_kwds or {})))
 
     def _callback_hooks(self, P, law, order):
         """The user's callbacks as optimizer hooks, with openTSNE's semantics: every
