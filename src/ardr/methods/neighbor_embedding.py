@@ -173,8 +173,6 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             raise ValueError("densmap=True runs on backend='numba' only")
         if not isinstance(c.normalized, (bool, np.bool_)):
             raise ValueError(f"normalized must be True or False, got {c.normalized!r}")
-        if not isinstance(c.distributed, (bool, np.bool_)):
-            raise ValueError(f"distributed must be True or False, got {c.distributed!r}")
         check_int(c.n_components, "n_components", low=1)
         check_int(c.negative_sample_rate, "negative_sample_rate", low=1)
         check_int(c.exaggeration_epochs, "exaggeration_epochs", low=0)
@@ -267,6 +265,8 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             raise ValueError(f"{'X has' if X is not None else 'affinities have'} {n} distinct sample(s); "
                              "at least 2 are needed")
         seed = check_seed(c.random_state)
+        if not isinstance(c.distributed, (bool, np.bool_)):
+            raise ValueError(f"distributed must be True or False, got {c.distributed!r}")
         if c.distributed:  # one rank of a torchrun job (ardr.methods.distributed)
             from .distributed import fit_sharded
 
