@@ -50,7 +50,7 @@ def _million(n=1_000_000):
     return centres[labels] + rng.normal(size=(n, 50)).astype(np.float32), labels
 
 
-def _load(name):
+def _load(name, n=1_000_000):
     import numpy as np
 
     import ardr
@@ -58,7 +58,7 @@ def _load(name):
     if name == "fashion":
         X, y = ardr.datasets.load("fashion-mnist")
         return np.asarray(X, dtype=np.float32), y
-    return _million()
+    return _million(n)
 
 
 def worker(args):
@@ -69,7 +69,7 @@ def worker(args):
 
     import ardr
 
-    X, _ = _load(args.data)
+    X, _ = _load(args.data, args.n)
     est = ardr.UMAP(backend="torch", device="cpu", distributed=True, random_state=0, n_epochs=args.n_epochs,
                     init=args.init)
     t0 = time.perf_counter()
@@ -89,10 +89,10 @@ def worker(args):
     return 0
 
 
-def _launch(procs, data, out, n_epochs, init):
+def _launch(procs, data, out, n_epochs, init, n):
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={procs}", "--master-addr=127.0.0.1",
            f"--master-port={_free_port()}", str(Path(__file__).resolve()), "_worker", "--data", data,
-           "--out", str(out), "--init", init] + (["--n-epochs", str(n_epochs)] if n_epochs else [])
+           "--out", str(out), "--init", init, "--n", str(n)] + (["--n-epochs", str(n_epochs)] if n_epochs else [])
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -117,10 +117,10 @@ def check(args):
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for procs in args.procs:
-            first = _launch(procs, args.check, Path(tmp) / f"p{procs}a.npy", args.n_epochs, args.init)
+            first = _launch(procs, args.check, Path(tmp) / f"p{procs}a.npy", args.n_epochs, args.init, args.n)
             row = {"procs": procs, **first}
-            if args.check == "fashion" and procs > 1:  # 1 process: the single-process run's own determinism
-                again = _launch(procs, args.check, Path(tmp) / f"p{procs}b.npy", args.n_epochs, args.init)
+            if args.check == "fashion" and procs > 1 and args.rerun:  # 1 process: the single-process run's
+                again = _launch(procs, args.check, Path(tmp) / f"p{procs}b.npy", args.n_epochs, args.init, args.n)
                 row["deterministic"] = again["sha256"] == first["sha256"]
                 row["rerun_wall_s"] = again["wall_s"]
             if args.check == "fashion":
@@ -133,9 +133,10 @@ def check(args):
 
 def _write(args, rows):
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"distributed-{args.check}.json"
+    name = args.check if args.check == "fashion" or args.n == 1_000_000 else f"{args.check}-{args.n}"
+    path = RESULTS / f"distributed-{name}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"check": args.check, "procs": args.procs, "n_epochs": args.n_epochs,
+    tmp.write_text(json.dumps({"check": args.check, "n": args.n if args.check != "fashion" else 70_000, "procs": args.procs, "n_epochs": args.n_epochs,
                                "init": args.init, "load_avg": os.getloadavg(), "runs": rows}, indent=2))
     os.replace(tmp, path)
 
@@ -173,6 +174,9 @@ def main(argv=None):
     parser.add_argument("--procs", type=int, nargs="+")
     parser.add_argument("--n-epochs", type=int, default=None, help="default: UMAP's (fashion), 5 (million)")
     parser.add_argument("--init", default=None, help="default: spectral (fashion), random (million)")
+    parser.add_argument("--n", type=int, default=1_000_000, help="million: rows of the synthetic set")
+    parser.add_argument("--no-rerun", dest="rerun", action="store_false",
+                        help="fashion: run each process count once (no determinism check)")
     parser.add_argument("--data")
     parser.add_argument("--out")
     args = parser.parse_args(argv)

@@ -73,8 +73,11 @@ def single(digits):
         torch.set_num_threads(os.cpu_count() or 1)
 
 
-def _quality(X, y, Y):
-    return knn_accuracy(Y, y), trustworthiness(X, Y, k=10)
+def _assert_same_quality(digits, Y, single):
+    """5-NN accuracy and trustworthiness@10 within 0.01 of the single-process run's."""
+    X, y = digits
+    (acc, trust), (acc_1, trust_1) = ((knn_accuracy(E, y), trustworthiness(X, E, k=10)) for E in (Y, single))
+    assert abs(acc - acc_1) <= 0.01 and abs(trust - trust_1) <= 0.01, (acc, acc_1, trust, trust_1)
 
 
 def test_one_process_is_the_single_process_run(single, tmp_path):
@@ -92,15 +95,11 @@ def _bytes_formula(stats, n_components=2):
 
 
 def test_two_processes_match_quality_and_are_deterministic(digits, single, tmp_path):
-    X, y = digits
     Y, stats = _sharded(2, tmp_path, "api")
-    acc, trust = _quality(X, y, Y)
-    acc_1, trust_1 = _quality(X, y, single)
-    assert abs(acc - acc_1) <= 0.01 and abs(trust - trust_1) <= 0.01, (acc, acc_1, trust, trust_1)
+    _assert_same_quality(digits, Y, single)
     assert 0 < stats["cross_shard_edges"] < 0.2 * stats["edges"]  # cells keep most edges inside a shard
     assert stats["bytes_per_epoch"] == _bytes_formula(stats)
-    assert sorted(stats["points_per_rank"]) == sorted(stats["points_per_rank"]) and sum(
-        stats["points_per_rank"]) == len(X)
+    assert sum(stats["points_per_rank"]) == len(Y) and min(stats["points_per_rank"]) > 0
     # the same run through the command line: the same bytes
     _torchrun(2, ["-m", "ardr", "embed", "--dataset", "digits", "--distributed", "--n-epochs", str(EPOCHS),
                   "--out", str(tmp_path / "cli"), "--quiet", "--no-metrics"], tmp_path)
@@ -111,11 +110,8 @@ def test_two_processes_match_quality_and_are_deterministic(digits, single, tmp_p
 
 
 def test_four_processes_match_quality(digits, single, tmp_path):
-    X, y = digits
     Y, stats = _sharded(4, tmp_path, "four")
-    acc, trust = _quality(X, y, Y)
-    acc_1, trust_1 = _quality(X, y, single)
-    assert abs(acc - acc_1) <= 0.01 and abs(trust - trust_1) <= 0.01, (acc, acc_1, trust, trust_1)
+    _assert_same_quality(digits, Y, single)
     assert len(stats["points_per_rank"]) == 4 and min(stats["points_per_rank"]) > 0
     assert stats["bytes_per_epoch"] == _bytes_formula(stats)
 
