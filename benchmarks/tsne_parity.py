@@ -83,6 +83,35 @@ def _precomputed_ardr(X, seed):
     return ardr.TSNE(metric="precomputed", random_state=seed).fit_transform(_distances(X))
 
 
+def _with_callback(fit):
+    """A run given a callback every 50 iterations (openTSNE's signature: iteration, error,
+    embedding; it returns False: go on); the run fails unless the callback saw the run."""
+
+    def run(X, seed):
+        seen = []
+
+        def watch(iteration, error, embedding):
+            seen.append((iteration, float(error), embedding.shape))
+            return False
+
+        Y = fit(X, seed, watch)
+        if len(seen) < 10 or not all(np.isfinite(e) and shape == (len(X), 2) for _, e, shape in seen):
+            raise AssertionError(f"the callback saw {len(seen)} calls: {seen[:3]}")
+        return Y
+
+    return run
+
+
+def _callbacks_peer(X, seed, watch):
+    import openTSNE
+
+    return np.asarray(openTSNE.TSNE(random_state=seed, n_jobs=-1, callbacks=watch, callbacks_every_iters=50).fit(X))
+
+
+def _callbacks_ardr(X, seed, watch):
+    return ardr.TSNE(random_state=seed, callbacks=watch, callbacks_every_iters=50).fit_transform(X)
+
+
 def _sklearn(X, seed):
     from sklearn.manifold import TSNE
 
@@ -96,6 +125,7 @@ CASES = {
     "multiscale": ("openTSNE", _opentsne_with_affinities(_multiscale), _ardr(perplexity=[10, 50])),
     "affinities": ("openTSNE", _opentsne_with_affinities(_perplexity_nn), _ardr_with_affinities),
     "precomputed": ("openTSNE", _precomputed_peer, _precomputed_ardr),
+    "callbacks": ("openTSNE", _with_callback(_callbacks_peer), _with_callback(_callbacks_ardr)),
     "sklearn-spellings": ("scikit-learn", _sklearn, _ardr(max_iter=1000, method="barnes_hut")),
 }
 

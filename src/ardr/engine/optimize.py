@@ -58,27 +58,40 @@ def optimize(Y, force_law, schedule, *, callbacks=(), progress=None, first_epoch
     epoch = first_epoch
     for epoch in range(first_epoch, schedule.n_epochs):
         F = force_law.direction(Y, epoch)
-        if not xp.all_finite(F):
-            raise FloatingPointError(f"the force became non-finite at epoch {epoch}")
         lr = schedule.rate(epoch)
-        if gains is not None:
-            same_sign = xp.sign(F) == xp.sign(step)
-            gains = xp.where(same_sign, gains + 0.2, gains * 0.8)
-            xp.at_least(gains, schedule.min_gain)
-            F = gains * F
         mu = schedule.momentum_at(epoch)
-        if mu:
-            step *= mu
-            step += lr * F
+        if gains is None and not mu:
+            # UMAP's many small steps: check, scale, cap and move in one pass
+            moved = xp.plain_step(Y, F, step, lr, schedule.max_step_norm)
         else:
-            step[...] = F * lr
-        if schedule.max_step_norm is not None:
-            # each too long step scaled to the cap; the others multiplied by exactly 1
-            norms = xp.sqrt(xp.einsum("ij,ij->i", step, step))
-            step *= xp.at_most(schedule.max_step_norm / xp.at_least(norms, 1e-300), 1.0)[:, None]
-        Y += step
+            moved = _momentum_step(xp, Y, F, step, gains, lr, mu, schedule.min_gain, schedule.max_step_norm)
+        if not moved:
+            raise FloatingPointError(f"the force became non-finite at epoch {epoch}")
         if progress is not None:
             progress.update(1)
         if any(cb(epoch, Y) for cb in callbacks):
             return epoch + 1 - first_epoch
     return schedule.n_epochs - first_epoch
+
+
+def _momentum_step(xp, Y, F, step, gains, lr, mu, min_gain, max_step_norm):
+    """step = mu * step + lr * gains * F (gains updated in place, if any), capped; Y += step.
+    False, with nothing moved, when F is not finite."""
+    if not xp.all_finite(F):
+        return False
+    if gains is not None:
+        same_sign = xp.sign(F) == xp.sign(step)
+        gains[...] = xp.where(same_sign, gains + 0.2, gains * 0.8)
+        xp.at_least(gains, min_gain)
+        F = gains * F
+    if mu:
+        step *= mu
+        step += lr * F
+    else:
+        step[...] = F * lr
+    if max_step_norm is not None:
+        # each too long step scaled to the cap; the others multiplied by exactly 1
+        norms = xp.sqrt(xp.einsum("ij,ij->i", step, step))
+        step *= xp.at_most(max_step_norm / xp.at_least(norms, 1e-300), 1.0)[:, None]
+    Y += step
+    return True

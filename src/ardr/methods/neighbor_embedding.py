@@ -33,10 +33,13 @@ TSNE_METHODS = ("barnes_hut", "exact")
 # tSNE's repulsion: exact below this, FFT interpolation above (mnist5k: FFT 16 s vs exact
 # 59 s for the same trustworthiness 0.9826; digits: 15 s vs 17 s, so digits stays exact).
 EXACT_REPULSION_MAX_ROWS = 2000
-# Race-free UMAP moves all points together; splitting each epoch into 4 steps brings its
-# quality to umap-learn's sequential SGD (mnist5k, 3 seeds: trustworthiness@10
-# 0.9603 with 1 step, 0.9634 with 4, 0.9631 with 16; umap-learn 0.9637).
-UMAP_STEPS_PER_EPOCH = 4
+# Race-free UMAP moves all points together; splitting each epoch into steps brings its
+# quality to umap-learn's sequential SGD. mnist5k, 3 seeds: trustworthiness@10 0.9603
+# with 1 step, 0.9634 with 4, 0.9631 with 16 (umap-learn 0.9637). But GloVe 100k
+# (cosine, issue 15), seeds 0 / 1, same graph: 0.8747 / 0.8756 with 4 steps, 0.8811 with
+# 8, 0.8820 / 0.8820 with 16, 0.8842 / 0.8818 with 32, 0.8850 with 64 (umap-learn with its
+# own graph 0.8869 / 0.8849). 32 steps cost ~15% more optimize time than 16 there.
+UMAP_STEPS_PER_EPOCH = 32
 # Longest step a UMAP point may take: 4 clipped terms (4 x 4). Race-free, a point's
 # step sums all its terms at the same positions. From a spectral start squeezed into a
 # tiny body (GloVe 100k: half the points within 0.006 of the centre, 99% within 3)
