@@ -92,7 +92,7 @@ def worker(args):
 def _launch(procs, data, out, n_epochs, init, n):
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={procs}", "--master-addr=127.0.0.1",
            f"--master-port={_free_port()}", str(Path(__file__).resolve()), "_worker", "--data", data,
-           "--out", str(out), "--init", init, "--n", str(n)] + (["--n-epochs", str(n_epochs)] if n_epochs else [])
+           "--out", str(out), "--init", init, "--rows", str(n)] + (["--n-epochs", str(n_epochs)] if n_epochs else [])
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -174,7 +174,7 @@ def main(argv=None):
     parser.add_argument("--procs", type=int, nargs="+")
     parser.add_argument("--n-epochs", type=int, default=None, help="default: UMAP's (fashion), 5 (million)")
     parser.add_argument("--init", default=None, help="default: spectral (fashion), random (million)")
-    parser.add_argument("--n", type=int, default=1_000_000, help="million: rows of the synthetic set")
+    parser.add_argument("--rows", dest="n", type=int, default=1_000_000, help="million: rows of the synthetic set")
     parser.add_argument("--no-rerun", dest="rerun", action="store_false",
                         help="fashion: run each process count once (no determinism check)")
     parser.add_argument("--data")

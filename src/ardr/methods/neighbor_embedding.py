@@ -82,6 +82,10 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
     runs the neighbour search, input kernel and force law on a torch ``device`` ("cpu",
     "cuda", "cuda:N"; None: "cuda" when available, else "cpu"; ``pip install ardr[torch]``).
     densMAP and ``transform`` run on the numba kernels whatever the backend.
+    ``distributed=True`` (with ``backend="torch"``): one rank of a sharded UMAP in a job
+    that torchrun launched, every rank calling fit with the same X
+    (``ardr.methods.distributed``; then ``distributed_stats_`` says what was exchanged,
+    and ``graph_``, ``knn_indices_``, ``knn_dists_`` hold the rank's rows ``shard_rows_``).
 
     Attributes after fit: ``embedding_`` (the input's dtype when float32 or float64,
     else float64), ``graph_`` (sparse input kernel), ``knn_indices_``, ``knn_dists_``,
@@ -715,7 +719,8 @@ class UMAP(ARDR):
     written for umap-learn lands on another parameter. umap-learn's options have their
     umap-learn names and defaults (README: "umap-learn's parameters in ardr"); fit(X, y)
     embeds with supervision, ``densmap=True`` is densMAP, ``inverse_transform`` maps
-    embedded points back to the data space.
+    embedded points back to the data space. ``backend="torch", distributed=True`` shards
+    the fit over the ranks of a torchrun job (see ``ARDR``).
     """
 
     def __init__(self, n_neighbors=15, n_components=2, metric="euclidean", *, n_epochs=None,
