@@ -66,11 +66,12 @@ def digits():
 
 @pytest.fixture(scope="module")
 def single(digits):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each torchrun process
     try:
         return ardr.UMAP(backend="torch", device="cpu", random_state=0, n_epochs=EPOCHS).fit_transform(digits[0])
     finally:
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads)
 
 
 def _assert_same_quality(digits, Y, single):

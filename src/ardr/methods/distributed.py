@@ -84,6 +84,9 @@ def fit_sharded(est, X, y, seed):
     scale = _power_of_two_scale(X)
     cell, cell_owner = partition(torch.as_tensor(_prepare(X, c.metric, scale), device=device), shards.size, seed)
     owner = cell_owner[cell]
+    if len(np.unique(owner)) < shards.size:  # the same answer on every rank: all raise together
+        raise ValueError(f"{n} points make too few k-means cells for {shards.size} processes; "
+                         f"use fewer processes (each needs a few hundred points at least)")
     own = np.flatnonzero(owner == shards.rank)
     timings["partition"] = time.perf_counter() - t0
 
