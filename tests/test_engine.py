@@ -186,3 +186,24 @@ def test_tsne_reports_its_kl_divergence():
     assert est.kl_divergence_ == pytest.approx(_kl(P / P.sum(), Y), rel=1e-5)
     start = ardr.TSNE(perplexity=10, random_state=0, max_iter=1).fit(X)
     assert est.kl_divergence_ < 0.5 * start.kl_divergence_
+
+
+@pytest.mark.parametrize("n", [500, 20_000])  # the serial and the parallel kernel
+@pytest.mark.parametrize("cap", [None, 16.0, 0.5])
+def test_fused_plain_step_moves_exactly_as_the_numpy_sequence(n, cap):
+    """UMAP's step (no momentum, no gains) runs as one compiled pass; it must give the
+    bytes of the general numpy path, and refuse a non-finite force without moving."""
+    from ardr.engine.arrays import NUMPY
+    from ardr.engine.optimize import _momentum_step
+
+    rng = np.random.default_rng(n)
+    F = rng.normal(size=(n, 2)) * rng.exponential(5.0, size=(n, 1))
+    Y, step = rng.normal(size=(n, 2)), np.zeros((n, 2))
+    Y_ref, step_ref = Y.copy(), step.copy()
+    assert NUMPY.plain_step(Y, F, step, 0.73, cap)
+    assert _momentum_step(NUMPY, Y_ref, F, step_ref, None, 0.73, 0.0, 0.01, cap)
+    assert np.array_equal(Y, Y_ref) and np.array_equal(step, step_ref)
+    F[n // 2, 1] = np.nan
+    before = Y.copy()
+    assert not NUMPY.plain_step(Y, F, step, 0.73, cap)
+    assert np.array_equal(Y, before)

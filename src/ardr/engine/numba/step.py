@@ -9,17 +9,22 @@ is the numpy sequence's, in the same order, so the bytes are the same.
 import numba
 import numpy as np
 
+from .graph import PARALLEL_MIN_ROWS
 
-@numba.njit(cache=True)
-def plain_step(Y, F, step, lr, max_norm):
+
+def _plain_step(Y, F, step, lr, max_norm):
     """step = lr * F with each row's length capped at ``max_norm`` (<= 0: no cap); Y += step.
-    Returns False, leaving Y and step untouched, when F holds a non-finite value."""
+    Returns False, leaving Y and step untouched, when F holds a non-finite value. Each
+    row is its own: the same bytes on any number of threads."""
     n, dim = F.shape
-    for i in range(n):
+    bad = 0
+    for i in numba.prange(n):
         for d in range(dim):
             if not np.isfinite(F[i, d]):
-                return False
-    for i in range(n):
+                bad += 1
+    if bad:
+        return False
+    for i in numba.prange(n):
         norm2 = 0.0
         for d in range(dim):
             s = F[i, d] * lr
@@ -32,3 +37,11 @@ def plain_step(Y, F, step, lr, max_norm):
         for d in range(dim):
             Y[i, d] += step[i, d]
     return True
+
+
+_parallel = numba.njit(parallel=True, cache=True)(_plain_step)
+_serial = numba.njit(cache=True)(_plain_step)  # small data: no parallel launch per step
+
+
+def plain_step(Y, F, step, lr, max_norm):
+    return (_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _serial)(Y, F, step, lr, max_norm)
