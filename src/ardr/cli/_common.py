@@ -48,11 +48,17 @@ def add_method_arguments(parser):
     for flag, typ, text in METHOD_OPTIONS:
         group.add_argument(flag, type=typ, help=text)
     group.add_argument("--normalized", action="store_true", default=None, help="umap: tSNE's normalization")
+    group.add_argument("--distributed", action="store_true", default=None,
+                       help="umap: one rank of a sharded run (torchrun --nproc-per-node=N -m ardr embed "
+                            "--distributed ...; backend torch unless --backend says otherwise)")
 
 
 def method_options(args):
-    names = [flag[2:].replace("-", "_") for flag, _, _ in METHOD_OPTIONS] + ["normalized"]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    names = [flag[2:].replace("-", "_") for flag, _, _ in METHOD_OPTIONS] + ["normalized", "distributed"]
+    options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if options.get("distributed"):
+        options.setdefault("backend", "torch")
+    return options
 
 
 def load_data(args):

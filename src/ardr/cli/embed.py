@@ -2,7 +2,10 @@
 and with ``--save-model FILE`` the fitted model (``ardr.load(FILE)`` reads it back).
 
 All outputs appear together or not at all: they are written under temporary names in
-their target folders and renamed into place once everything has been written."""
+their target folders and renamed into place once everything has been written.
+
+Under ``torchrun --nproc-per-node=N -m ardr embed --distributed ...`` every rank fits its
+shard (``ardr.methods.distributed``) and rank 0 writes the outputs."""
 
 import contextlib
 import json
@@ -16,7 +19,8 @@ from ._common import add_data_arguments, add_method_arguments, load_data, method
 
 
 # what a fitted estimator says about its own run, copied into report.json when present
-_RESULT_ATTRIBUTES = ("variant_", "n_iter_", "n_epochs_", "gradient_norm_", "final_objective_", "kl_divergence_")
+_RESULT_ATTRIBUTES = ("variant_", "n_iter_", "n_epochs_", "gradient_norm_", "final_objective_", "kl_divergence_",
+                      "distributed_stats_")
 
 
 def add_parser(sub):
@@ -48,6 +52,8 @@ def run(args):
                                **method_options(args))
     timings = {"load": time.perf_counter() - t_start}
     Y = estimator.fit_transform(X)
+    if getattr(estimator, "distributed_stats_", {}).get("rank", 0) != 0:
+        return  # a sharded run: every rank holds the embedding, rank 0 writes it
     timings.update({f"fit_{k}": v for k, v in getattr(estimator, "timings_", {}).items()})
     timings["fit"] = time.perf_counter() - t_start - timings["load"]
     report = {

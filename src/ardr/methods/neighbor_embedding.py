@@ -82,6 +82,10 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
     runs the neighbour search, input kernel and force law on a torch ``device`` ("cpu",
     "cuda", "cuda:N"; None: "cuda" when available, else "cpu"; ``pip install ardr[torch]``).
     densMAP and ``transform`` run on the numba kernels whatever the backend.
+    ``distributed=True`` (with ``backend="torch"``): one rank of a sharded UMAP in a job
+    that torchrun launched, every rank calling fit with the same X
+    (``ardr.methods.distributed``; then ``distributed_stats_`` says what was exchanged,
+    and ``graph_``, ``knn_indices_``, ``knn_dists_`` hold the rank's rows ``shard_rows_``).
 
     Attributes after fit: ``embedding_`` (the input's dtype when float32 or float64,
     else float64), ``graph_`` (sparse input kernel), ``knn_indices_``, ``knn_dists_``,
@@ -103,7 +107,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
                  set_op_mix_ratio=1.0, local_connectivity=1.0, disconnection_distance=None,
                  repulsion_strength=1.0, target_n_neighbors=-1, target_metric="categorical",
                  target_weight=0.5, densmap=False, dens_lambda=2.0, dens_frac=0.3, dens_var_shift=0.1,
-                 output_dens=False, unique=False, tqdm_kwds=None, backend="numba", device=None):
+                 output_dens=False, unique=False, tqdm_kwds=None, backend="numba", device=None, distributed=False):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.input_kernel = input_kernel
@@ -147,6 +151,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         self.tqdm_kwds = tqdm_kwds
         self.backend = backend
         self.device = device
+        self.distributed = distributed
 
     def _config(self):
         """The engine's settings; presets translate their own parameters here."""
@@ -266,9 +271,18 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         if n < 2:
             raise ValueError(f"{'X has' if X is not None else 'affinities have'} {n} distinct sample(s); "
                              "at least 2 are needed")
+        seed = check_seed(c.random_state)
+        if not isinstance(c.distributed, (bool, np.bool_)):
+            raise ValueError(f"distributed must be True or False, got {c.distributed!r}")
+        if c.distributed:  # one rank of a torchrun job (ardr.methods.distributed)
+            from .distributed import fit_sharded
+
+            if P_user is not None:
+                raise ValueError("distributed=True builds the graph from X; it cannot take affinities")
+            self.embedding_ = fit_sharded(self, X, y, seed).astype(dtype)
+            return self
         a, b, k, n_knn = self._check_params(n)
         target = self._check_target(y, n, P_user is not None)
-        seed = check_seed(c.random_state)
         self.a_, self.b_ = a, b
         self._k = k
         backend = self._engine()
@@ -462,11 +476,13 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
         neighbours = self.knn_indices_.shape[1] if self.knn_indices_ is not None else max(1, P.nnz // n)
         return estimators.Sampled(c.negative_sample_rate * neighbours, seed)
 
-    def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None, *, density=None, point_keys=None, engine=None):
+    def _force_law(self, P, Y, a, b, seed, n, n_epochs, tail=None, *, density=None, point_keys=None, engine=None,
+                   halo=None):
         """The force law and schedule of this configuration (fit: tail None; transform: fixed
         tail, each new point keyed by ``point_keys``); ``density``: densMAP's term;
         ``engine``: the backend (default: this configuration's; transform and densMAP
-        exist on the numba kernels only)."""
+        exist on the numba kernels only); ``halo``: a shard's remote points (a sharded
+        run, ``methods/distributed.py``)."""
         c = self._settings()
         engine = self._engine() if engine is None else engine
         if not c.normalized:
@@ -474,6 +490,7 @@ class ARDR(EstimatorContract, TransformerMixin, BaseEstimator):
             umap_extras = {"repulsion_strength": c.repulsion_strength}
             umap_extras |= {"density": density} if density is not None else {}
             umap_extras |= {"point_keys": point_keys} if point_keys is not None else {}
+            umap_extras |= {"halo": halo} if halo is not None else {}
             law = engine.SampledGraphForces(P, n_epochs, a, b, negative_rate=c.negative_sample_rate, seed=seed,
                                             tail=tail, n_batches=batches, **umap_extras)
             lr = 1.0 if c.learning_rate == "auto" else float(c.learning_rate)
@@ -710,7 +727,8 @@ class UMAP(ARDR):
     written for umap-learn lands on another parameter. umap-learn's options have their
     umap-learn names and defaults (README: "umap-learn's parameters in ardr"); fit(X, y)
     embeds with supervision, ``densmap=True`` is densMAP, ``inverse_transform`` maps
-    embedded points back to the data space.
+    embedded points back to the data space. ``backend="torch", distributed=True`` shards
+    the fit over the ranks of a torchrun job (see ``ARDR``).
     """
 
     def __init__(self, n_neighbors=15, n_components=2, metric="euclidean", *, n_epochs=None,
@@ -720,7 +738,7 @@ class UMAP(ARDR):
                  target_metric="categorical", target_weight=0.5, verbose=False, tqdm_kwds=None,
                  unique=False, densmap=False, dens_lambda=2.0, dens_frac=0.3, dens_var_shift=0.1,
                  output_dens=False, disconnection_distance=None, precomputed_knn=None, metric_kwds=None,
-                 normalized=False, knn_method="auto", backend="numba", device=None):
+                 normalized=False, knn_method="auto", backend="numba", device=None, distributed=False):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.metric = metric
@@ -755,6 +773,7 @@ class UMAP(ARDR):
         self.knn_method = knn_method
         self.backend = backend
         self.device = device
+        self.distributed = distributed
 
     def _preset(self):
         from types import SimpleNamespace

@@ -53,11 +53,18 @@ class SampledGraphForces:
     points (the push weighted by ``repulsion_strength``); every term is clipped to [-clip, clip]. Step b of an epoch visits the edges
     of batch b (the numba backend's ``_edge_batches``: an edge and its mirror in the same
     step, so both ends are pulled at once); all points move after every step.
+
+    ``halo`` (``engine.torch.shards.Halo``): a shard of a sharded run. The graph's rows
+    are this rank's points and its columns index the halo's table (own points, then
+    remote ones); edges are batched by their global ids, and negative samples are drawn
+    uniformly over all points of the data set and read through ``halo.slots``. The law
+    is the same; only where the partners' positions come from differs.
     """
 
     def __init__(self, graph, n_epochs, a, b, *, negative_rate=5, seed=0, tail=None,
-                 attraction_scale=None, clip_value=4.0, n_batches=1, repulsion_strength=1.0):
+                 attraction_scale=None, clip_value=4.0, n_batches=1, repulsion_strength=1.0, halo=None):
         self.graph = graph.tocsr()
+        self.halo = halo
         self.n_batches = int(n_batches)
         self.a, self.b = float(a), float(b)
         self.negative_rate = int(negative_rate)
@@ -70,10 +77,16 @@ class SampledGraphForces:
 
     def _prepare(self, Y):
         if self._layout is None or self._layout.device != Y.device:
-            w_max = float(self.graph.data.max()) if self.graph.nnz else 1.0
+            if self.halo is not None:  # the whole graph's strongest edge, not this shard's
+                w_max = self.halo.weight_max
+            else:
+                w_max = float(self.graph.data.max()) if self.graph.nnz else 1.0
             rows = np.repeat(np.arange(self.graph.shape[0]), np.diff(self.graph.indptr))
+            cols = self.graph.indices
+            if self.halo is not None:  # batches keyed by global ids: both ends' ranks agree
+                rows, cols = self.halo.ids[rows], self.halo.ids[cols]
             layout = RowBlocks(self.graph, Y.device, n_batches=self.n_batches,
-                               batch_of_edge=_edge_batches(rows, self.graph.indices, self.n_batches))
+                               batch_of_edge=_edge_batches(rows, cols, self.n_batches))
             for blocks in layout.batches:
                 for block in blocks:
                     block.weights = block.weights / w_max  # visits per epoch, in (0, 1]
@@ -89,6 +102,9 @@ class SampledGraphForces:
         layout = self._prepare(Y)
         head_columns = columns(Y)
         tail_columns = head_columns if self._tail is None else self._tail_columns
+        if self.halo is not None:  # every rank takes every step: the collectives stay in step
+            tail_columns = self.halo.tail_columns(head_columns, step)
+        n_draw = tail_columns.shape[1] if self.halo is None else self.halo.n_total
         epoch, batch = divmod(step, self.n_batches)
         generator = self._random.at(step)
         a, b, c = self.a, self.b, self.clip_value
@@ -103,8 +119,10 @@ class SampledGraphForces:
             diff = head[:, :, None] - block.gather(tail_columns)
             coef = torch.where(due, kernels.attraction_coefficient(squared_norms(diff), a, b), 0.0)
             pull = (coef * diff).clamp_(-c, c).sum(dim=2)
-            negatives = torch.randint(tail_columns.shape[1], rate.shape + (self.negative_rate,), generator=generator,
+            negatives = torch.randint(n_draw, rate.shape + (self.negative_rate,), generator=generator,
                                       device=Y.device)
+            if self.halo is not None:
+                negatives = self.halo.slots[negatives]
             diff = head[:, :, None, None] - block.gather(tail_columns, negatives)
             coef = torch.where(due[..., None],
                                self.repulsion_strength * kernels.umap_repulsion_coefficient(squared_norms(diff), a, b),

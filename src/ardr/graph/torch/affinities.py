@@ -108,10 +108,18 @@ def symmetrize(indices, weights, n, union):
     ``weights``: entry (i, j) is ``union(a, b)`` of a = w(i -> j) and b = w(j -> i), 0 where
     an edge is absent in one direction. Zeros are dropped."""
     torch = import_torch()
-    device = indices.device
-    m = indices.numel()
-    rows = torch.arange(n, device=device).repeat_interleave(indices.shape[1])
-    cols = indices.reshape(-1).long()
+    rows = torch.arange(n, device=indices.device).repeat_interleave(indices.shape[1])
+    return symmetrize_edges(rows, indices.reshape(-1).long(), weights.reshape(-1), n, union)
+
+
+def symmetrize_edges(rows, cols, weights, n, union, *, keep_rows=None):
+    """``symmetrize`` of the directed edges rows[e] -> cols[e] (each pair at most once per
+    direction). ``keep_rows`` (sorted int64 tensor): only these rows of the result, as an
+    m x n CSR in their order (a shard's own rows; the edges must hold every edge into
+    them)."""
+    torch = import_torch()
+    device = rows.device
+    m = rows.numel()
     # every directed edge twice: entry e < m as (i, j) carrying a, entry m + e as (j, i)
     # carrying b; written in place, so only rows, cols and the keys are alive at once
     keys = torch.empty(2 * m, dtype=torch.int64, device=device)
@@ -120,7 +128,7 @@ def symmetrize(indices, weights, n, union):
     del rows, cols
     keys, order = torch.sort(keys, stable=True)
     forward = order < m  # a key occurs once or twice (then its forward entry first: stable)
-    values = weights.reshape(-1)[torch.where(forward, order, order - m)]
+    values = weights[torch.where(forward, order, order - m)]
     del order
     first = torch.ones_like(keys, dtype=torch.bool)
     first[1:] = keys[1:] != keys[:-1]
@@ -136,9 +144,14 @@ def symmetrize(indices, weights, n, union):
     keep = data != 0
     keys, data = keys[keep], data[keep]
     row, col = keys // n, keys % n
-    indptr = torch.zeros(n + 1, dtype=torch.int64, device=device)
-    indptr[1:] = torch.bincount(row, minlength=n).cumsum(dim=0)
-    P = sp.csr_matrix((to_numpy(data.float()), to_numpy(col.to(torch.int32)), to_numpy(indptr)), shape=(n, n))
+    n_rows = n
+    if keep_rows is not None:
+        position = torch.searchsorted(keep_rows, row).clamp(max=max(len(keep_rows) - 1, 0))
+        mine = keep_rows[position] == row if len(keep_rows) else torch.zeros_like(row, dtype=torch.bool)
+        row, col, data, n_rows = position[mine], col[mine], data[mine], len(keep_rows)
+    indptr = torch.zeros(n_rows + 1, dtype=torch.int64, device=device)
+    indptr[1:] = torch.bincount(row, minlength=n_rows).cumsum(dim=0)
+    P = sp.csr_matrix((to_numpy(data.float()), to_numpy(col.to(torch.int32)), to_numpy(indptr)), shape=(n_rows, n))
     P.has_sorted_indices = True
     return P
 

@@ -27,18 +27,21 @@ def _kind(device):
     return "cuda" if device.type == "cuda" else "cpu"
 
 
-def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE):
+def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE, rows=None, index=None):
     """k nearest other rows of float32 R (n x D, a tensor) by squared euclidean distance:
     (indices int64, squared distances float32) tensors, rows sorted by (distance, index).
-    ``n_probe=None`` measures the number of probes (step 2); an integer fixes it."""
-    index = _Cells(R, cell_size, random_state)
+    ``n_probe=None`` measures the number of probes (step 2); an integer fixes it.
+    ``rows`` (a tensor of row numbers; None: all): search only these rows, with the
+    result each has in the full search (a sharded run's own rows). ``index``: the
+    ``_Cells`` of R with this seed and cell size, when the caller has built them."""
+    index = _Cells(R, cell_size, random_state) if index is None else index
     if n_probe is None:
         sample = _sample(R, random_state)
         n_probe = index.measured_probes(sample, exact_rows(R, sample, k)[0])
-    return index.search(k, n_probe)
+    return index.search(k, n_probe, rows)
 
 
-def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE):
+def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE, rows=None):
     """``ivf_knn`` among the top ``n_dims`` principal components, candidates ranked by their
     distances in the full space; None (search the full space) when the sample says the
     projection loses too many neighbours."""
@@ -49,7 +52,7 @@ def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=
     n_probe = index.measured_probes(sample, exact_rows(R, sample, k)[0], n_candidates=n_candidates)
     if n_probe is None:
         return None
-    return rerank(R, index.search(n_candidates, n_probe)[0], k)
+    return rerank(R, index.search(n_candidates, n_probe, rows)[0], k, rows)
 
 
 def _sample(R, seed):
@@ -57,14 +60,16 @@ def _sample(R, seed):
     return torch.as_tensor(probe_sample(R.shape[0], seed).astype(np.int64), device=R.device)
 
 
-def rerank(R, candidates, k):
-    """The k candidates of each row nearest in R's full space, by (squared distance, index)."""
+def rerank(R, candidates, k, rows=None):
+    """The k candidates of each row (of ``rows``; None: all) nearest in R's full space, by
+    (squared distance, index)."""
     torch = import_torch()
     keys = torch.empty(candidates.shape, dtype=torch.float32, device=R.device)
-    rows = max(1, GATHER_ELEMENTS[_kind(R.device)] // (candidates.shape[1] * R.shape[1]))
-    for start in range(0, R.shape[0], rows):
-        diff = R[start:start + rows, None, :] - R[candidates[start:start + rows]]
-        keys[start:start + rows] = (diff * diff).sum(-1)
+    queries = R if rows is None else R[rows]
+    step = max(1, GATHER_ELEMENTS[_kind(R.device)] // (candidates.shape[1] * R.shape[1]))
+    for start in range(0, candidates.shape[0], step):
+        diff = queries[start:start + step, None, :] - R[candidates[start:start + step]]
+        keys[start:start + step] = (diff * diff).sum(-1)
     indices, keys = take_sorted(keys, candidates)
     return indices[:, :k].contiguous(), keys[:, :k].contiguous()
 
@@ -146,11 +151,12 @@ class _Cells:
         reached = np.flatnonzero(found >= min(TARGET_RECALL, found[-1]))
         return int(max(MIN_PROBES, reached[0] + 1))
 
-    def _probes(self, n_probe, depth, k):
-        """Each row's nearest ``depth`` centres (ties by index), cut after ``n_probe`` or, if
-        those hold fewer than k other rows, after enough to hold them (-1: not probed)."""
+    def _probes(self, n_probe, depth, k, rows):
+        """Each row's (of the tensor ``rows``) nearest ``depth`` centres (ties by index), cut
+        after ``n_probe`` or, if those hold fewer than k other rows, after enough to hold
+        them (-1: not probed)."""
         torch = import_torch()
-        S, n = self.S, self.S.shape[0]
+        S, n = self.S[rows], len(rows)
         c_norms = (self.centres * self.centres).sum(dim=1)
         probes = torch.empty((n, depth), dtype=torch.int64, device=S.device)
         wanted = min(self.n_cells, depth + TIE_MARGIN)
@@ -163,23 +169,28 @@ class _Cells:
         used = torch.clamp(1 + (held < k).sum(dim=1), min=n_probe)
         return probes.masked_fill_(torch.arange(depth, device=S.device)[None, :] >= used[:, None], -1)
 
-    def search(self, k, n_probe):
-        """Steps 3-5: (indices, keys), rows sorted by (key, index)."""
+    def search(self, k, n_probe, rows=None):
+        """Steps 3-5: (indices, keys) of the rows ``rows`` (a tensor; None: all), sorted by
+        (key, index). A row's result does not depend on which other rows are searched."""
         torch = import_torch()
-        S, n, device = self.S, self.S.shape[0], self.S.device
+        S, device = self.S, self.S.device
+        if rows is None:
+            rows = torch.arange(S.shape[0], device=device)
+        n = len(rows)
         n_probe = min(n_probe, self.n_cells)
         depth = min(self.n_cells, n_probe + SPARE_PROBES)
-        probes = self._probes(n_probe, depth, k)
+        probes = self._probes(n_probe, depth, k, rows)
         indices = torch.empty((n, k), dtype=torch.int64, device=device)
         keys = torch.empty((n, k), dtype=torch.float32, device=device)
         chunk = max(1, BATCH_ELEMENTS[_kind(device)] // 4 // (depth * k))
+        by_cell = torch.argsort(self.cell[rows], stable=True)  # positions in ``rows``, by cell
         for start in range(0, n, chunk):
-            rows = self.order[start:start + chunk]
-            found, found_key = self._chunk(rows, probes[rows], k)
-            indices[rows], keys[rows] = found, found_key
+            at = by_cell[start:start + chunk]
+            found, found_key = self._chunk(rows[at], probes[at], k)
+            indices[at], keys[at] = found, found_key
         short = torch.nonzero(~torch.isfinite(keys[:, -1])).flatten()  # fewer than k others probed
         if len(short):
-            indices[short], keys[short] = exact_rows(S, short, k)
+            indices[short], keys[short] = exact_rows(S, rows[short], k)
         return indices, keys.clamp_(min=0.0)
 
     def _chunk(self, rows, probes, k):
