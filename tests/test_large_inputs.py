@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 import ardr
 from ardr._validation import check_data, count_non_finite
-from ardr.engine.numba.graph import _GOLDEN, _M1, _M2, _split_batches
+from ardr.engine.numba.graph import _split_batches
+from ardr.engine.numba.rng import _GOLDEN, _M1, _M2
 from ardr.graph import ivf
 from ardr.graph.neighbors import exact_knn
 

@@ -45,7 +45,8 @@ class _Numpy:
 
     @staticmethod
     def plain_step(Y, F, step, lr, max_norm):
-        """One pass of ``numba.step.plain_step`` (compiled, cached on first use)."""
+        """One pass of ``numba.step.plain_step`` (compiled, cached on first use). Only numpy
+        has it: tensors take the optimizer's general step, whose arithmetic it repeats."""
         from .numba.step import plain_step
 
         return plain_step(Y, F, step, float(lr), -1.0 if max_norm is None else float(max_norm))
@@ -89,17 +90,6 @@ class _Torch:
     @staticmethod
     def to_numpy(x):
         return x.detach().cpu().numpy()
-
-    def plain_step(self, Y, F, step, lr, max_norm):
-        """step = lr * F, each row capped at ``max_norm``; Y += step (False if F is not finite)."""
-        if not self.all_finite(F):
-            return False
-        step.copy_(F).mul_(lr)
-        if max_norm is not None:
-            norms = self.sqrt(self.einsum("ij,ij->i", step, step))
-            step *= (max_norm / norms.clamp(min=1e-300)).clamp(max=1.0)[:, None]
-        Y += step
-        return True
 
 
 NUMPY = _Numpy()

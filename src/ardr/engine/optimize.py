@@ -60,8 +60,8 @@ def optimize(Y, force_law, schedule, *, callbacks=(), progress=None, first_epoch
         F = force_law.direction(Y, epoch)
         lr = schedule.rate(epoch)
         mu = schedule.momentum_at(epoch)
-        if gains is None and not mu:
-            # UMAP's many small steps: check, scale, cap and move in one pass
+        if gains is None and not mu and hasattr(xp, "plain_step"):
+            # UMAP's many small steps on numpy: check, scale, cap and move in one compiled pass
             moved = xp.plain_step(Y, F, step, lr, schedule.max_step_norm)
         else:
             moved = _momentum_step(xp, Y, F, step, gains, lr, mu, schedule.min_gain, schedule.max_step_norm)

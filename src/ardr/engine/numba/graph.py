@@ -7,7 +7,7 @@ import numpy as np
 
 from .kernels import (attraction_coefficient, clip, heavy_tailed_attraction_coefficient,
                       student_t_attraction_coefficient, umap_repulsion_coefficient)
-from .rng import _GOLDEN, _M1, _M2, draw_index, mix64, stream_key
+from .rng import _GOLDEN, draw_index, mix64, stream_key
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
@@ -188,20 +188,31 @@ def _csr_parts(graph):
     return graph.indptr.astype(np.int64), graph.indices.astype(np.int32), weights
 
 
+@numba.njit(inline="always", cache=True)
+def _pair_batch(a, b, n_batches):
+    """The batch of the unordered pair {a, b} (uint64 ids): SplitMix64 of lo * golden ^ hi."""
+    lo = a if a < b else b
+    hi = b if a < b else a
+    return mix64((lo * _GOLDEN) ^ hi) % n_batches
+
+
+@numba.njit(cache=True)
+def _pair_batches(row, col, n_batches):
+    out = np.empty(row.shape[0], dtype=np.int64)
+    for e in range(row.shape[0]):
+        out[e] = np.int64(_pair_batch(row[e], col[e], n_batches))
+    return out
+
+
 def _edge_batches(row, col, n_batches):
     """Batch of each edge: a hash of the unordered pair {row, col}, so that an edge and
     its mirror (j, i) fall in the same step and pull both ends at once, equal and
     opposite, as umap-learn's move of both ends does. Pulls spread over different steps
     let a close pair leapfrog: one end overshoots the other, which then overshoots back,
     and the pair walks off (GloVe 100k: 151 points flung 9x beyond the body)."""
-    row, col = np.asarray(row).astype(np.uint64), np.asarray(col).astype(np.uint64)
-    lo, hi = np.minimum(row, col), np.maximum(row, col)
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
-        z = lo * _GOLDEN ^ hi  # SplitMix64's finalizer, as rng.mix64, on whole arrays
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        z ^= z >> np.uint64(31)
-    return (z % np.uint64(n_batches)).astype(np.int64)
+    row = np.ascontiguousarray(row, dtype=np.uint64).ravel()
+    col = np.ascontiguousarray(col, dtype=np.uint64).ravel()
+    return _pair_batches(row, col, np.uint64(n_batches))
 
 
 def _split_batches(graph, n_batches, row_keys=None):
@@ -247,10 +258,7 @@ def _batch_per_edge(indptr, indices, keys, keyed, n_batches):
     for i in numba.prange(n):
         r = keys[i] if keyed else np.uint64(i)
         for e in range(indptr[i], indptr[i + 1]):
-            c = np.uint64(indices[e])
-            lo = r if r < c else c
-            hi = c if r < c else r
-            batch[e] = np.uint8(mix64((lo * _GOLDEN) ^ hi) % n_batches)
+            batch[e] = np.uint8(_pair_batch(r, np.uint64(indices[e]), n_batches))
     return batch
 
 
