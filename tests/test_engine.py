@@ -210,3 +210,17 @@ def test_fused_plain_step_moves_exactly_as_the_numpy_sequence(parallel, cap, mon
     before = Y.copy()
     assert not NUMPY.plain_step(Y, F, step, 0.73, cap)
     assert np.array_equal(Y, before)
+
+
+def test_serial_and_parallel_kernels_have_their_own_cache_entries():
+    """Numba's disk cache keys a function by name, line and signature, not by its options:
+    two compilations of one function under one name shared an entry, and a process that
+    compiled the serial step first left every later "parallel" step on one thread."""
+    from ardr.engine.numba import density, graph, step
+
+    pairs = [(graph._sampled_step_serial, graph._sampled_step_parallel), (step._serial, step._parallel),
+             *zip(density._KERNELS[False], density._KERNELS[True])]
+    for serial, parallel in pairs:
+        assert serial.targetoptions.get("parallel", False) is False and parallel.targetoptions["parallel"] is True
+        names = {kernel._cache._cache_file._index_name for kernel in (serial, parallel)}
+        assert len(names) == 2, names

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from .graph import PARALLEL_MIN_ROWS
+from .variants import serial_and_parallel
 from .kernels import attraction_coefficient, clip, q_of_t, squared_distance
 
 LOG_EPSILON = 1e-8  # umap-learn's guard inside the logarithm of a radius
@@ -64,9 +65,8 @@ def _density_force(Y, indptr, indices, mu, a, b, log_radius, phi_sum, weight, co
 # compiled twice, as UMAP's step: serial below PARALLEL_MIN_ROWS, where launching a parallel
 # region every epoch costs more than the work (digits on a busy 2-core machine: 11.6 s
 # of optimization in parallel, 4.6 s serial)
-_KERNELS = {parallel: tuple(numba.njit(parallel=parallel, cache=True, error_model="numpy")(f)
-                            for f in (_embedding_radii, _density_force))
-            for parallel in (False, True)}
+_KERNELS = dict(zip((False, True), zip(*(serial_and_parallel(f, error_model="numpy")
+                                            for f in (_embedding_radii, _density_force)))))
 
 
 class DensityTerm:

@@ -8,6 +8,7 @@ import numpy as np
 from .kernels import (attraction_coefficient, clip, heavy_tailed_attraction_coefficient,
                       student_t_attraction_coefficient, umap_repulsion_coefficient)
 from .rng import _GOLDEN, draw_index, mix64, stream_key
+from .variants import serial_and_parallel
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
@@ -107,8 +108,8 @@ PARALLEL_MIN_ROWS = 10_000
 # Sums may be reordered (vectorized): still one fixed order per compiled kernel, so the
 # bytes do not depend on the thread count. No nnan/ninf: the kernel masks inf at t = 0.
 _REASSOCIATE = {"reassoc", "contract", "nsz", "arcp"}
-_sampled_step_parallel = numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_REASSOCIATE)(_sampled_step)
-_sampled_step_serial = numba.njit(cache=True, error_model="numpy", fastmath=_REASSOCIATE)(_sampled_step)
+_sampled_step_serial, _sampled_step_parallel = serial_and_parallel(_sampled_step, error_model="numpy",
+                                                                  fastmath=_REASSOCIATE)
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_REASSOCIATE)

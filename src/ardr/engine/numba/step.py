@@ -9,6 +9,8 @@ is the numpy sequence's, in the same order, so the bytes are the same.
 import numba
 import numpy as np
 
+from .variants import serial_and_parallel
+
 # The pass is memory-bound and light (70,000 rows: ~0.1 ms): below a million rows a
 # parallel launch per step costs more than it saves, most of all on a busy machine,
 # where each launch waits for a descheduled thread.
@@ -42,8 +44,7 @@ def _plain_step(Y, F, step, lr, max_norm):
     return True
 
 
-_parallel = numba.njit(parallel=True, cache=True)(_plain_step)
-_serial = numba.njit(cache=True)(_plain_step)
+_serial, _parallel = serial_and_parallel(_plain_step)
 
 
 def plain_step(Y, F, step, lr, max_norm):
