@@ -212,13 +212,42 @@ def test_fused_plain_step_moves_exactly_as_the_numpy_sequence(parallel, cap, mon
     assert np.array_equal(Y, before)
 
 
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_plain_step_on_listed_rows_moves_as_the_whole_pass(parallel, monkeypatch):
+    """UMAP's force is zero on the rows without a visit in a step; moving only the rows
+    the force law lists must give the whole pass's Y, and still refuse a non-finite force."""
+    from ardr.engine.arrays import NUMPY
+    from ardr.engine.numba import step as fused
+    from ardr.engine.numba.graph import MovingRows
+
+    n, chunk = 20_000, 256
+    monkeypatch.setattr(fused, "PARALLEL_MIN_ROWS", n if parallel else n + 1)
+    rng = np.random.default_rng(3)
+    pushed = np.sort(rng.choice(n, n // 5, replace=False))
+    F = np.zeros((n, 2))
+    F[pushed] = rng.normal(size=(pushed.size, 2)) * 8.0
+    counts = np.bincount(pushed // chunk, minlength=(n + chunk - 1) // chunk)
+    rows = np.empty(n, dtype=np.int64)
+    for c in range(counts.size):
+        rows[c * chunk:c * chunk + counts[c]] = pushed[pushed // chunk == c]
+    Y = rng.normal(size=(n, 2))
+    Y_all = Y.copy()
+    assert NUMPY.plain_step(Y, F, np.zeros_like(Y), 0.6, 4.0, MovingRows(rows, counts, chunk))
+    assert NUMPY.plain_step(Y_all, F, np.zeros_like(Y), 0.6, 4.0)
+    assert np.array_equal(Y, Y_all)
+    F[pushed[7], 0] = np.inf
+    assert not NUMPY.plain_step(Y, F, np.zeros_like(Y), 0.6, 4.0, MovingRows(rows, counts, chunk))
+    assert np.array_equal(Y, Y_all)
+
 def test_serial_and_parallel_kernels_have_their_own_cache_entries():
     """Numba's disk cache keys a function by name, line and signature, not by its options:
     two compilations of one function under one name shared an entry, and a process that
     compiled the serial step first left every later "parallel" step on one thread."""
     from ardr.engine.numba import density, graph, step
 
-    pairs = [(graph._sampled_step_serial, graph._sampled_step_parallel), (step._serial, step._parallel),
+    pairs = [(graph._sampled_step_serial, graph._sampled_step_parallel),
+             *((step._KERNELS[False][name], step._KERNELS[True][name]) for name in step._KERNELS[False]),
              *zip(density._KERNELS[False], density._KERNELS[True])]
     for serial, parallel in pairs:
         assert serial.targetoptions.get("parallel", False) is False and parallel.targetoptions["parallel"] is True

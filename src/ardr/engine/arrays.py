@@ -44,12 +44,13 @@ class _Numpy:
         return x
 
     @staticmethod
-    def plain_step(Y, F, step, lr, max_norm):
-        """One pass of ``numba.step.plain_step`` (compiled, cached on first use). Only numpy
-        has it: tensors take the optimizer's general step, whose arithmetic it repeats."""
+    def plain_step(Y, F, step, lr, max_norm, rows=None):
+        """One pass of ``numba.step.plain_step`` (compiled, cached on first use), on ``rows``
+        only when the force law names them. Only numpy has it: tensors take the
+        optimizer's general step, whose arithmetic it repeats."""
         from .numba.step import plain_step
 
-        return plain_step(Y, F, step, float(lr), -1.0 if max_norm is None else float(max_norm))
+        return plain_step(Y, F, step, float(lr), -1.0 if max_norm is None else float(max_norm), rows)
 
 
 class _Torch:

@@ -61,8 +61,9 @@ def optimize(Y, force_law, schedule, *, callbacks=(), progress=None, first_epoch
         lr = schedule.rate(epoch)
         mu = schedule.momentum_at(epoch)
         if gains is None and not mu and hasattr(xp, "plain_step"):
-            # UMAP's many small steps on numpy: check, scale, cap and move in one compiled pass
-            moved = xp.plain_step(Y, F, step, lr, schedule.max_step_norm)
+            # UMAP's many small steps on numpy: check, scale, cap and move in one compiled
+            # pass, over the rows the law says it pushed (most rows have no force in a step)
+            moved = xp.plain_step(Y, F, step, lr, schedule.max_step_norm, getattr(force_law, "moving_rows", None))
         else:
             moved = _momentum_step(xp, Y, F, step, gains, lr, mu, schedule.min_gain, schedule.max_step_norm)
         if not moved:

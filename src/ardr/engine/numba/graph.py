@@ -2,6 +2,8 @@
 (tSNE) objective. Each point accumulates only its own force, so parallel loops never
 race and the result does not depend on the thread count."""
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -12,15 +14,26 @@ from .variants import serial_and_parallel
 
 
 def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, epoch, step,
-                  a, b, negative_rate, seed, keys, attraction_scale, repulsion_scale, clip_value, out):
+                  a, b, negative_rate, seed, keys, attraction_scale, repulsion_scale, clip_value, out,
+                  active, n_active, all_stale):
     """One step: the edges of row i in this step's batch are indptr[i]:indptr[i + 1].
-    Point i draws its negative samples from the stream keyed by (seed, step, keys[i])."""
+    Point i draws its negative samples from the stream keyed by (seed, step, keys[i]).
+
+    With many steps per epoch most rows have no visit in a step, so only the rows with
+    one are touched: chunk c lists them in ``active[c * _CHUNK:][:n_active[c]]``. On entry
+    these arrays hold the previous step's rows, whose forces are reset to zero first (all
+    rows when ``all_stale``), so that ``out`` is the whole force, zero off the list."""
     n = head.shape[0]
     n_tail = tail.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for chunk in numba.prange(n_chunks):
         lo = chunk * _CHUNK
         hi = min(n, lo + _CHUNK)
+        if all_stale:
+            out[lo:hi] = 0.0
+        else:
+            for r in range(n_active[chunk]):
+                out[active[lo + r]] = 0.0
         # The chunk's pairs go into flat buffers, so the kernel's powers run as one long
         # vectorized loop rather than a few per point.
         cap = indptr[hi] - indptr[lo]  # visits this step, at most
@@ -28,29 +41,31 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
         pull_coef = np.empty(cap)
         push = np.empty(cap * negative_rate, dtype=np.int64)
         push_coef = np.empty(cap * negative_rate)
-        first = np.empty(hi - lo + 1, dtype=np.int64)  # point lo + r owns pull[first[r]:first[r + 1]]
+        first = np.empty(hi - lo + 1, dtype=np.int64)  # active row r owns pull[first[r]:first[r + 1]]
         m = 0
+        k = 0
         for i in range(lo, hi):
-            first[i - lo] = m
+            start = m
             for e in range(indptr[i], indptr[i + 1]):
                 if next_sample[e] <= epoch:
                     next_sample[e] += epochs_per_sample[e]
                     pull[m] = indices[e]
                     m += 1
-        first[hi - lo] = m
+            # appended without a branch: the slot is kept only when the row had a visit
+            active[lo + k] = i
+            first[k] = start
+            k += m > start
+        first[k] = m
+        n_active[chunk] = k
         # negative_rate uniform draws per visit, keyed by (seed, step, point); the self
         # pair has t = 0 and so no push
-        for i in range(lo, hi):
-            if first[i - lo + 1] == first[i - lo]:
-                continue  # no visit this step (most rows, when an epoch has many steps)
-            key = stream_key(seed, step, keys[i])
-            base = first[i - lo] * negative_rate
-            for s in range((first[i - lo + 1] - first[i - lo]) * negative_rate):
+        for r in range(k):
+            key = stream_key(seed, step, keys[active[lo + r]])
+            base = first[r] * negative_rate
+            for s in range((first[r + 1] - first[r]) * negative_rate):
                 push[base + s] = draw_index(key, s, n_tail)
-        for i in range(lo, hi):
-            r = i - lo
-            if first[r + 1] == first[r]:
-                continue
+        for r in range(k):
+            i = active[lo + r]
             _squared_distances(head, i, tail, pull, first[r], first[r + 1], pull_coef)
             _squared_distances(head, i, tail, push, first[r] * negative_rate, first[r + 1] * negative_rate,
                                push_coef)
@@ -60,10 +75,9 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
         # loop from vectorizing (Fashion-MNIST 10k, 1 thread: optimize 1.5x slower)
         for p in range(m * negative_rate):
             push_coef[p] = umap_repulsion_coefficient(push_coef[p], a, b, repulsion_scale)
-        for i in range(lo, hi):
-            r = i - lo
-            for d in range(head.shape[1]):
-                out[i, d] = 0.0
+        for r in range(k):
+            i = active[lo + r]
+            out[i] = 0.0
             # pulls (towards the partner: the sign flips head - tail), then pushes
             _accumulate(head, i, tail, pull, pull_coef, first[r], first[r + 1], -attraction_scale, clip_value, out)
             _accumulate(head, i, tail, push, push_coef, first[r] * negative_rate, first[r + 1] * negative_rate,
@@ -73,10 +87,11 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
 @numba.njit(inline="always", cache=True)
 def _squared_distances(head, i, tail, partner, start, stop, t):
     """t[p] = |head[i] - tail[partner[p]]|^2 for p in [start, stop)."""
+    dim = head.shape[1]  # read once: a store may alias the shape for all LLVM knows
     for p in range(start, stop):
         j = partner[p]
         acc = 0.0
-        for d in range(head.shape[1]):
+        for d in range(dim):
             diff = head[i, d] - tail[j, d]
             acc += diff * diff
         t[p] = acc
@@ -86,9 +101,7 @@ def _squared_distances(head, i, tail, partner, start, stop, t):
 def _accumulate(head, i, tail, partner, coef, start, stop, sign, clip_value, out):
     """out[i] += sign * sum_p clip(coef[p] * (head[i] - tail[partner[p]])), per coordinate."""
     if stop <= start:
-        # nothing to add, and the vectorized loop's set-up costs ~25 ns per coordinate even
-        # when empty: with many steps per epoch most rows have no visit in a step
-        return
+        return  # an empty vectorized loop still costs its set-up, ~25 ns per coordinate
     for d in range(head.shape[1]):
         acc = 0.0
         for p in range(start, stop):
@@ -102,17 +115,20 @@ _CHUNK = 256
 
 
 # Small graphs run serially: a parallel region is launched every step (32 per epoch), and
-# on a busy machine each launch waits for a descheduled thread. Same bytes either way:
-# every point's force is computed by one thread in a fixed order.
+# on a busy machine each launch waits for a descheduled thread. The choice depends on the
+# rows alone, never on the thread count, and every point's force is computed by one
+# thread in a fixed order, so a seed gives the same bytes on any number of threads.
 PARALLEL_MIN_ROWS = 10_000
-# Sums may be reordered (vectorized): still one fixed order per compiled kernel, so the
-# bytes do not depend on the thread count. No nnan/ninf: the kernel masks inf at t = 0.
-_REASSOCIATE = {"reassoc", "contract", "nsz", "arcp"}
+# Fused multiply-adds only. With "reassoc" numba's cached parallel kernel rounded some
+# sums differently from the same kernel compiled in the process (Fashion-MNIST 70k: 14
+# rows of one step differ in the last bit), so a fit's first run and the later ones
+# disagreed; the reordering bought no measurable speed.
+_FASTMATH = {"contract"}
 _sampled_step_serial, _sampled_step_parallel = serial_and_parallel(_sampled_step, error_model="numpy",
-                                                                  fastmath=_REASSOCIATE)
+                                                                  fastmath=_FASTMATH)
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_REASSOCIATE)
+@numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _attraction(head, tail, indptr, indices, weights, a, b, dof, out):
     n, dim = head.shape
     n_chunks = (n + _CHUNK - 1) // _CHUNK
@@ -331,20 +347,41 @@ class SampledGraphForces:
         # UMAP's first visit of an edge happens at epoch epochs_per_sample; it
         # compares ``next <= epoch`` with the epoch counted from 0.
         self._out = None
+        self._active = self._n_active = None
+        self._all_stale = True  # out holds no force yet, or densMAP's term on every row
+        self.moving_rows = None
 
     def direction(self, Y, step):
+        """The force of this step, zero on the rows without a visit; ``moving_rows`` then
+        names the rows it may be nonzero on (None: all), for the optimizer's move."""
+        n = Y.shape[0]
         if self._out is None or self._out.shape != Y.shape:
             self._out = np.empty_like(Y)
+            self._active = np.empty(n, dtype=np.int64)
+            self._n_active = np.zeros((n + _CHUNK - 1) // _CHUNK, dtype=np.int64)
+            self._all_stale = True
         tail = Y if self.tail is None else self.tail
-        kernel = _sampled_step_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _sampled_step_serial
+        kernel = _sampled_step_parallel if n >= PARALLEL_MIN_ROWS else _sampled_step_serial
         epoch = step // self.n_batches
         kernel(Y, tail, self.batch_indptr[step % self.n_batches], self.indices, self.epochs_per_sample,
                self.next_sample, epoch, step, self.a, self.b, self.negative_rate, self.seed, self.point_keys,
-               self.attraction_scale, self.repulsion_strength, self.clip_value, self._out)
+               self.attraction_scale, self.repulsion_strength, self.clip_value, self._out,
+               self._active, self._n_active, self._all_stale)
         extra = self.density.direction(Y, step) if self.density is not None else None
+        self._all_stale = extra is not None
         if extra is not None:
             self._out += extra
+        self.moving_rows = None if extra is not None else MovingRows(self._active, self._n_active, _CHUNK)
         return self._out
+
+
+class MovingRows(NamedTuple):
+    """The rows a step moves: chunk c (rows c * chunk to (c + 1) * chunk) lists its rows in
+    ``rows[c * chunk:][:counts[c]]``."""
+
+    rows: np.ndarray
+    counts: np.ndarray
+    chunk: int
 
 
 class NormalizedForces:

@@ -1,4 +1,4 @@
-"""The optimizer's plain step (no momentum, no gains: UMAP's) fused into one pass.
+"""The optimizer's plain step (no momentum, no gains: UMAP's) as compiled passes.
 
 UMAP takes many small steps (several per epoch, each touching a few edges per point);
 as separate numpy operations (finite check, scale, norms, cap, add) a step cost ~3 ms
@@ -17,35 +17,71 @@ from .variants import serial_and_parallel
 PARALLEL_MIN_ROWS = 1_000_000
 
 
-def _plain_step(Y, F, step, lr, max_norm):
-    """step = lr * F with each row's length capped at ``max_norm`` (<= 0: no cap); Y += step.
-    Returns False, leaving Y and step untouched, when F holds a non-finite value. Each
-    row is its own: the same bytes on any number of threads."""
-    n, dim = F.shape
+def _finite(F, rows, counts, chunk):
+    """Whether F is finite on the listed rows (``graph.MovingRows``: chunk c's rows are
+    rows[c * chunk:][:counts[c]]; rows None: all rows)."""
     bad = 0
-    for i in numba.prange(n):
+    if rows is None:
+        for i in numba.prange(F.shape[0]):
+            bad += not _finite_row(F, i)
+    else:
+        for c in numba.prange(counts.shape[0]):
+            for r in range(counts[c]):
+                bad += not _finite_row(F, rows[c * chunk + r])
+    return bad == 0
+
+
+def _move(Y, F, step, lr, max_norm, rows, counts, chunk):
+    """step = lr * F with each row's length capped at ``max_norm`` (<= 0: no cap); Y += step,
+    on the listed rows (as ``_finite``). Each row is its own: the same bytes on any number
+    of threads."""
+    if rows is None:
+        for i in numba.prange(F.shape[0]):
+            _move_row(Y, F, step, i, lr, max_norm)
+    else:
+        for c in numba.prange(counts.shape[0]):
+            for r in range(counts[c]):
+                _move_row(Y, F, step, rows[c * chunk + r], lr, max_norm)
+
+
+@numba.njit(inline="always", cache=True)
+def _finite_row(F, i):
+    ok = True
+    for d in range(F.shape[1]):
+        ok &= np.isfinite(F[i, d])
+    return ok
+
+
+@numba.njit(inline="always", cache=True)
+def _move_row(Y, F, step, i, lr, max_norm):
+    dim = F.shape[1]
+    norm2 = 0.0
+    for d in range(dim):
+        s = F[i, d] * lr
+        step[i, d] = s
+        norm2 += s * s
+    if max_norm > 0.0:
+        factor = min(max_norm / max(np.sqrt(norm2), 1e-300), 1.0)
         for d in range(dim):
-            if not np.isfinite(F[i, d]):
-                bad += 1
-    if bad:
+            step[i, d] *= factor
+    for d in range(dim):
+        Y[i, d] += step[i, d]
+
+
+# checked apart from the move: one function doing both ran the move 4x slower (the
+# reduction's loop kept LLVM from optimizing the other)
+_KERNELS = {False: {}, True: {}}
+for _f in (_finite, _move):
+    _KERNELS[False][_f.__name__], _KERNELS[True][_f.__name__] = serial_and_parallel(_f)
+
+
+def plain_step(Y, F, step, lr, max_norm, rows=None):
+    """One move, or False (nothing moved) when F is not finite; ``rows`` (a
+    ``graph.MovingRows``, or None: all) limits it to the rows F may be nonzero on. Rows
+    off the list keep Y and a stale ``step``."""
+    kernels = _KERNELS[Y.shape[0] >= PARALLEL_MIN_ROWS]
+    listed = (None, None, 0) if rows is None else (rows.rows, rows.counts, rows.chunk)
+    if not kernels["_finite"](F, *listed):
         return False
-    for i in numba.prange(n):
-        norm2 = 0.0
-        for d in range(dim):
-            s = F[i, d] * lr
-            step[i, d] = s
-            norm2 += s * s
-        if max_norm > 0.0:
-            factor = min(max_norm / max(np.sqrt(norm2), 1e-300), 1.0)
-            for d in range(dim):
-                step[i, d] *= factor
-        for d in range(dim):
-            Y[i, d] += step[i, d]
+    kernels["_move"](Y, F, step, lr, max_norm, *listed)
     return True
-
-
-_serial, _parallel = serial_and_parallel(_plain_step)
-
-
-def plain_step(Y, F, step, lr, max_norm):
-    return (_parallel if Y.shape[0] >= PARALLEL_MIN_ROWS else _serial)(Y, F, step, lr, max_norm)
