@@ -242,11 +242,13 @@ def main(argv=None) -> int:
             truth = {"queries": queries, "k": {RECALL_K: exact_neighbours(X, metric, queries, RECALL_K)}}
             print(f"[{dataset}] {X.shape[0]} x {X.shape[1]}, {metric}", file=sys.stderr, flush=True)
             for method in methods:
-                for impl in impls:
-                    params = {"metric": metric}
-                    if impl == "ardr" and args.knn != "auto":
-                        params["knn_method"] = args.knn
-                    for seed in seeds:
+                # seed outer, implementation inner: ardr and its peer run side by side in
+                # time, so a slow spell of this shared machine hits both of a pair
+                for seed in seeds:
+                    for impl in impls:
+                        params = {"metric": metric}
+                        if impl == "ardr" and args.knn != "auto":
+                            params["knn_method"] = args.knn
                         stem = f"realdata_{dataset}_{method}_{impl}_seed{seed}"
                         emb_path, knn_path = out.parent / f"{stem}.npy", Path(tmp) / f"{stem}_knn.npy"
                         load_before = os.getloadavg()[0]
