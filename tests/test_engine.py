@@ -246,10 +246,9 @@ def test_serial_and_parallel_kernels_have_their_own_cache_entries():
     compiled the serial step first left every later "parallel" step on one thread."""
     from ardr.engine.numba import density, graph, step
 
-    pairs = [(graph._sampled_step_serial, graph._sampled_step_parallel),
-             *((step._KERNELS[False][name], step._KERNELS[True][name]) for name in step._KERNELS[False]),
-             *zip(density._KERNELS[False], density._KERNELS[True])]
-    for serial, parallel in pairs:
+    for variants in (graph._SAMPLED_STEP, step._FINITE, step._MOVE, density._EMBEDDING_RADII,
+                     density._DENSITY_FORCE):
+        serial, parallel = variants[False], variants[True]
         assert serial.targetoptions.get("parallel", False) is False and parallel.targetoptions["parallel"] is True
         names = {kernel._cache._cache_file._index_name for kernel in (serial, parallel)}
         assert len(names) == 2, names

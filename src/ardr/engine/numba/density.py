@@ -65,8 +65,8 @@ def _density_force(Y, indptr, indices, mu, a, b, log_radius, phi_sum, weight, co
 # compiled twice, as UMAP's step: serial below PARALLEL_MIN_ROWS, where launching a parallel
 # region every epoch costs more than the work (digits on a busy 2-core machine: 11.6 s
 # of optimization in parallel, 4.6 s serial)
-_KERNELS = dict(zip((False, True), zip(*(serial_and_parallel(f, error_model="numpy")
-                                            for f in (_embedding_radii, _density_force)))))
+_EMBEDDING_RADII = serial_and_parallel(_embedding_radii, error_model="numpy")
+_DENSITY_FORCE = serial_and_parallel(_density_force, error_model="numpy")
 
 
 class DensityTerm:
@@ -106,7 +106,8 @@ class DensityTerm:
         if not self.active(epoch):
             return None
         n = Y.shape[0]
-        embedding_radii, density_force = _KERNELS[n >= PARALLEL_MIN_ROWS]
+        parallel = n >= PARALLEL_MIN_ROWS
+        embedding_radii, density_force = _EMBEDDING_RADII[parallel], _DENSITY_FORCE[parallel]
         if self._stats_epoch != epoch:
             log_radius = np.empty(n)
             phi_sum = np.empty(n)

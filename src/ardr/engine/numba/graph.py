@@ -29,6 +29,7 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
     for chunk in numba.prange(n_chunks):
         lo = chunk * _CHUNK
         hi = min(n, lo + _CHUNK)
+        # after this the chunk's forces are all zero
         if all_stale:
             out[lo:hi] = 0.0
         else:
@@ -77,8 +78,7 @@ def _sampled_step(head, tail, indptr, indices, epochs_per_sample, next_sample, e
             push_coef[p] = umap_repulsion_coefficient(push_coef[p], a, b, repulsion_scale)
         for r in range(k):
             i = active[lo + r]
-            out[i] = 0.0
-            # pulls (towards the partner: the sign flips head - tail), then pushes
+            # out[i] is zero since the reset above; pulls (towards the partner: the sign flips head - tail), then pushes
             _accumulate(head, i, tail, pull, pull_coef, first[r], first[r + 1], -attraction_scale, clip_value, out)
             _accumulate(head, i, tail, push, push_coef, first[r] * negative_rate, first[r + 1] * negative_rate,
                         1.0, clip_value, out)
@@ -124,8 +124,7 @@ PARALLEL_MIN_ROWS = 10_000
 # rows of one step differ in the last bit), so a fit's first run and the later ones
 # disagreed; the reordering bought no measurable speed.
 _FASTMATH = {"contract"}
-_sampled_step_serial, _sampled_step_parallel = serial_and_parallel(_sampled_step, error_model="numpy",
-                                                                  fastmath=_FASTMATH)
+_SAMPLED_STEP = serial_and_parallel(_sampled_step, error_model="numpy", fastmath=_FASTMATH)
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
@@ -361,7 +360,7 @@ class SampledGraphForces:
             self._n_active = np.zeros((n + _CHUNK - 1) // _CHUNK, dtype=np.int64)
             self._all_stale = True
         tail = Y if self.tail is None else self.tail
-        kernel = _sampled_step_parallel if n >= PARALLEL_MIN_ROWS else _sampled_step_serial
+        kernel = _SAMPLED_STEP[n >= PARALLEL_MIN_ROWS]
         epoch = step // self.n_batches
         kernel(Y, tail, self.batch_indptr[step % self.n_batches], self.indices, self.epochs_per_sample,
                self.next_sample, epoch, step, self.a, self.b, self.negative_rate, self.seed, self.point_keys,

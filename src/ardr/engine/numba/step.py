@@ -70,18 +70,17 @@ def _move_row(Y, F, step, i, lr, max_norm):
 
 # checked apart from the move: one function doing both ran the move 4x slower (the
 # reduction's loop kept LLVM from optimizing the other)
-_KERNELS = {False: {}, True: {}}
-for _f in (_finite, _move):
-    _KERNELS[False][_f.__name__], _KERNELS[True][_f.__name__] = serial_and_parallel(_f)
+_FINITE = serial_and_parallel(_finite)
+_MOVE = serial_and_parallel(_move)
 
 
 def plain_step(Y, F, step, lr, max_norm, rows=None):
     """One move, or False (nothing moved) when F is not finite; ``rows`` (a
     ``graph.MovingRows``, or None: all) limits it to the rows F may be nonzero on. Rows
     off the list keep Y and a stale ``step``."""
-    kernels = _KERNELS[Y.shape[0] >= PARALLEL_MIN_ROWS]
+    parallel = Y.shape[0] >= PARALLEL_MIN_ROWS
     listed = (None, None, 0) if rows is None else (rows.rows, rows.counts, rows.chunk)
-    if not kernels["_finite"](F, *listed):
+    if not _FINITE[parallel](F, *listed):
         return False
-    kernels["_move"](Y, F, step, lr, max_norm, *listed)
+    _MOVE[parallel](Y, F, step, lr, max_norm, *listed)
     return True

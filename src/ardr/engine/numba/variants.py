@@ -15,9 +15,10 @@ import numba
 
 
 def serial_and_parallel(func, **options):
-    """(serial, parallel) ``numba.njit(cache=True, **options)`` compilations of ``func``."""
-    return tuple(_compile_as(func, "serial" if not parallel else "parallel", parallel=parallel, **options)
-                 for parallel in (False, True))
+    """``numba.njit(cache=True, **options)`` compilations of ``func`` keyed by ``parallel``:
+    {False: serial, True: parallel}, so a caller picks one with its size test."""
+    return {parallel: _compile_as(func, "parallel" if parallel else "serial", parallel=parallel, **options)
+            for parallel in (False, True)}
 
 
 def _compile_as(func, suffix, **options):
