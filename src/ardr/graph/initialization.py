@@ -4,6 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ._progress import progress_bar
+
 
 def random_layout(n, dim, seed, scale=10.0):
     """Uniform in [0, scale]^dim, as umap-learn's random init."""
@@ -85,13 +87,27 @@ def spectral_layout(graph, dim, seed, progress=None):
     n = graph.shape[0]
     rng = np.random.default_rng(seed)
     n_comp, labels = connected_components(graph, directed=False)
-    bar = progress(n, f"spectral init ({n_comp} component{'s' if n_comp > 1 else ''})") if progress else None
-    if n_comp == 1:
-        Y = _component_spectral(graph, dim, rng)
-        if bar is not None:
+    with progress_bar(progress, n, f"spectral init ({n_comp} component{'s' if n_comp > 1 else ''})") as bar:
+        if n_comp == 1:
+            Y = _component_spectral(graph, dim, rng)
             bar.update(n)
-            bar.close()
-        return Y
+            return Y
+        # place components on a grid of cells, each layout scaled to its cell
+        side = int(np.ceil(n_comp ** (1.0 / dim)))
+        Y = np.zeros((n, dim))
+        sizes = np.bincount(labels)
+        by_component = np.argsort(labels, kind="stable")  # members of each component, in increasing order
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        for rank, c in enumerate(np.argsort(-sizes, kind="stable")):
+            members = by_component[starts[c]:starts[c + 1]]
+            sub = graph[members][:, members]
+            local = (_component_spectral(sub, dim, rng) if len(members) > dim + 1
+                     else rng.uniform(-1, 1, (len(members), dim)))
+            span = np.abs(local).max() or 1.0
+            cell = np.array(np.unravel_index(rank, (side,) * dim), dtype=float)
+            Y[members] = cell * 3.0 + local / span
+            bar.update(len(members))
+    return Y
     # place components on a grid of cells, each layout scaled to its cell
     side = int(np.ceil(n_comp ** (1.0 / dim)))
     Y = np.zeros((n, dim))

@@ -32,6 +32,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from ._progress import progress_bar
 from ._rows import sort_rows
 
 CELL_SIZE = 256
@@ -69,16 +70,6 @@ def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE, progress
         sample = probe_sample(R.shape[0], random_state)
         n_probe = index.measured_probes(sample, exact_rows(R, sample, k)[0])
     return index.search(k, n_probe, progress)
-
-
-def _bar(progress, total, desc):
-    """A bar from the factory, or a silent one."""
-    if progress is not None:
-        return progress(total, desc)
-    from contextlib import nullcontext
-    from types import SimpleNamespace
-
-    return nullcontext(SimpleNamespace(update=lambda n=1: None))
 
 
 def probe_sample(n, seed):
@@ -157,7 +148,7 @@ class _Cells:
         heap_index = np.full((n, k), _NO_INDEX, dtype=np.int32)
         rows_of_cell, starts = _invert(probes, self.n_cells)
         del probes
-        with _bar(progress, self.n_cells, f"kNN search ({self.n_cells} cells, {n_probe} probes)") as bar:
+        with progress_bar(progress, self.n_cells, f"kNN search ({self.n_cells} cells, {n_probe} probes)") as bar:
             for c in range(self.n_cells):
                 rows, cols = rows_of_cell[starts[c]:starts[c + 1]], self.members[c]
                 if len(rows) and len(cols):
