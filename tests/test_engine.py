@@ -214,6 +214,55 @@ def test_fused_plain_step_moves_exactly_as_the_numpy_sequence(parallel, cap, mon
 
 
 @pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("mu, cap", [(0.5, 5.0), (0.0, None), (0.8, 0.3)])
+def test_fused_momentum_step_moves_exactly_as_the_numpy_sequence(parallel, mu, cap, monkeypatch):
+    """tSNE's step (momentum, gains, cap) runs as one compiled pass on numpy; it must give
+    the bytes of the general path (which torch runs), gains included, and refuse a
+    non-finite force without moving."""
+    from ardr.engine.arrays import NUMPY
+    from ardr.engine.numba import step as fused
+    from ardr.engine.optimize import _momentum_step
+
+    n = 20_000
+    monkeypatch.setattr(fused, "MOMENTUM_PARALLEL_MIN_ROWS", n if parallel else n + 1)
+    rng = np.random.default_rng(5)
+    F = rng.normal(size=(n, 2)) * rng.exponential(5.0, size=(n, 1))
+    F[::5] = 0.0
+    step = rng.normal(size=(n, 2))
+    step[::7] = 0.0
+    Y, gains = rng.normal(size=(n, 2)), rng.uniform(0.005, 2.0, size=(n, 2))
+    ref = [Y.copy(), step.copy(), gains.copy()]
+    assert NUMPY.momentum_step(Y, F, step, gains, 200.0, mu, 0.01, cap)
+    assert _momentum_step(NUMPY, ref[0], F, ref[1], ref[2], 200.0, mu, 0.01, cap)
+    assert all(np.array_equal(x, r) for x, r in zip((Y, step, gains), ref))
+    F[n // 3, 0] = np.inf
+    before = Y.copy()
+    assert not NUMPY.momentum_step(Y, F, step, gains, 200.0, mu, 0.01, cap)
+    assert np.array_equal(Y, before)
+
+
+@pytest.mark.parametrize("dof", [1.0, 0.6])
+def test_planar_student_t_attraction_agrees_with_the_general_pass(dof):
+    """The fused 2-D Student-t pull (four partial sums) and the general pass (any
+    dimension and kernel) compute one force: equal to rounding, on a random graph."""
+    import scipy.sparse as sp
+
+    from ardr.engine.numba.graph import _attraction
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    P = sp.random(n, n, density=0.01, random_state=rng, format="csr", dtype=np.float32)
+    indptr, indices = P.indptr.astype(np.int64), P.indices.astype(np.int32)
+    Y = rng.normal(size=(n, 2)) * 10.0
+    planar, general = np.empty_like(Y), np.empty((n, 3))
+    _attraction(Y, Y, indptr, indices, P.data, 1.0, 1.0, dof, planar)
+    padded = np.hstack([Y, np.zeros((n, 1))])  # a third, constant coordinate: the general pass
+    _attraction(padded, padded, indptr, indices, P.data, 1.0, 1.0, dof, general)
+    assert np.abs(general[:, 2]).max() == 0.0
+    np.testing.assert_allclose(planar, general[:, :2], rtol=1e-12, atol=1e-12 * np.abs(planar).max())
+
+
+@pytest.mark.parametrize("parallel", [False, True])
 def test_plain_step_on_listed_rows_moves_as_the_whole_pass(parallel, monkeypatch):
     """UMAP's force is zero on the rows without a visit in a step; moving only the rows
     the force law lists must give the whole pass's Y, and still refuse a non-finite force."""

@@ -52,6 +52,15 @@ class _Numpy:
 
         return plain_step(Y, F, step, float(lr), -1.0 if max_norm is None else float(max_norm), rows)
 
+    @staticmethod
+    def momentum_step(Y, F, step, gains, lr, mu, min_gain, max_norm):
+        """``numba.step.momentum_step``: the optimizer's momentum-and-gains step in one
+        compiled pass."""
+        from .numba.step import momentum_step
+
+        return momentum_step(Y, F, step, gains, float(lr), float(mu), float(min_gain),
+                             -1.0 if max_norm is None else float(max_norm))
+
 
 class _Torch:
     name = "torch"

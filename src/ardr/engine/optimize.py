@@ -64,6 +64,8 @@ def optimize(Y, force_law, schedule, *, callbacks=(), progress=None, first_epoch
             # UMAP's many small steps on numpy: check, scale, cap and move in one compiled
             # pass, over the rows the law says it pushed (most rows have no force in a step)
             moved = xp.plain_step(Y, F, step, lr, schedule.max_step_norm, getattr(force_law, "moving_rows", None))
+        elif gains is not None and hasattr(xp, "momentum_step"):
+            moved = xp.momentum_step(Y, F, step, gains, lr, mu, schedule.min_gain, schedule.max_step_norm)
         else:
             moved = _momentum_step(xp, Y, F, step, gains, lr, mu, schedule.min_gain, schedule.max_step_norm)
         if not moved:

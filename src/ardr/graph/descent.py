@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from .distances import metric_distance
-from .ivf import _before, _replace_top
+from ._heaps import before, replace_top
 
 
 @numba.njit(cache=True)
@@ -126,8 +126,8 @@ def _merge(indices, keys, offers, offer_keys, first, out_idx, out_key, out_new, 
             if v < 0:
                 break
             key = offer_keys[r, c]
-            if _before(key, v, top_key, top_idx):
-                _replace_top(h_key, h_idx, key, v)
+            if before(key, v, top_key, top_idx):
+                replace_top(h_key, h_idx, key, v)
                 top_key, top_idx = h_key[0], h_idx[0]
                 changes[i] += 1
         # back to ascending (key, index) order

@@ -32,6 +32,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from ._heaps import offer_block, sort_one_row, sort_rows_in_place
 from ._progress import progress_bar
 from ._rows import sort_rows
 
@@ -156,46 +157,85 @@ class _Cells:
                     step = max(1, _BLOCK_ELEMENTS // len(cols))
                     for s in range(0, len(rows), step):
                         q = rows[s:s + step]
-                        _push_block(S[q] @ block, self.norms[q], self.norms[cols], q, cols, q, heap_key, heap_index,
+                        offer_block(S[q] @ block, self.norms[q], self.norms[cols], q, cols, q, heap_key, heap_index,
                                     True)
                 bar.update(1)
         del rows_of_cell
         short = np.flatnonzero(heap_index[:, 0] == _NO_INDEX)  # fewer than k others in every probe
         if len(short):
             heap_index[short], heap_key[short] = exact_rows(S, short.astype(np.int32), k)
-        order = sort_rows(heap_key, heap_index)
-        keys = np.maximum(np.take_along_axis(heap_key, order, axis=1), 0.0)
-        return np.take_along_axis(heap_index, order, axis=1), keys
+        sort_rows_in_place(heap_key, heap_index)
+        return heap_index, np.maximum(heap_key, 0.0, out=heap_key)
 
     def _probes(self, n_probe, depth, k):
         """Each row's nearest ``depth`` centres, cut after ``n_probe`` or, if those hold
         fewer than k other rows, after enough to hold them (-1: not probed)."""
         S, n = self.S, self.S.shape[0]
         c_norms = np.einsum("ij,ij->i", self.centres, self.centres)
-        key = np.full((n, depth), np.inf, dtype=np.float32)
-        index = np.full((n, depth), _NO_INDEX, dtype=np.int32)
-        all_centres = np.arange(self.n_cells, dtype=np.int32)
+        probes = np.empty((n, depth), dtype=np.int32)
         step = max(1, _BLOCK_ELEMENTS // self.n_cells)
         for s in range(0, n, step):
-            rows = np.arange(s, min(n, s + step), dtype=np.int32)
-            _push_block(S[s:s + step] @ self.centres.T, np.zeros(len(rows), np.float32), c_norms, rows,
-                        all_centres, rows, key, index, False)
-        index = np.take_along_axis(index, sort_rows(key, index), axis=1)
-        held = np.cumsum(self.sizes[index], axis=1) - 1  # other rows held (the row's own cell included)
-        used = np.maximum(n_probe, 1 + (held < k).sum(axis=1))
-        index[np.arange(depth)[None, :] >= used[:, None]] = -1
-        return index
+            _nearest_cells(S[s:s + step] @ self.centres.T, c_norms, self.sizes, n_probe, k, probes[s:s + step])
+        return probes
 
 
+@numba.njit(parallel=True, cache=True)
+def _nearest_cells(products, c_norms, sizes, n_probe, k, probes):
+    """``_Cells._probes`` for a block of rows: each row's cells by (key, index), key
+    |c|^2 - 2 r.c, kept while fewer than ``n_probe`` or while those kept hold fewer
+    than k other rows; the rest -1. The ``depth`` nearest are selected by the depth-th
+    smallest key (a partition), then sorted."""
+    two = np.float32(2.0)
+    n_cells = products.shape[1]
+    depth = probes.shape[1]
+    for row in numba.prange(products.shape[0]):
+        keys = np.empty(n_cells, dtype=np.float32)
+        for c in range(n_cells):
+            keys[c] = c_norms[c] - two * products[row, c]
+        cut = np.partition(keys, depth - 1)[depth - 1]
+        key = np.empty(depth, dtype=np.float32)
+        index = np.empty(depth, dtype=np.int32)
+        kept = 0
+        for c in range(n_cells):  # the keys below the cut, then ties at it by index
+            if keys[c] < cut:
+                key[kept] = keys[c]
+                index[kept] = c
+                kept += 1
+        for c in range(n_cells):
+            if kept < depth and keys[c] == cut:
+                key[kept] = keys[c]
+                index[kept] = c
+                kept += 1
+        sort_one_row(key, index)
+        held = -1  # other rows in the cells kept so far (the row's own cell holds the row)
+        for p in range(depth):
+            if p < n_probe or held < k:
+                probes[row, p] = index[p]
+                held += sizes[index[p]]
+            else:
+                probes[row, p] = -1
+
+
+@numba.njit(cache=True)
 def _invert(probes, n_cells):
-    """For each cell the rows probing it, in increasing order: (rows, starts)."""
-    rows = np.broadcast_to(np.arange(probes.shape[0], dtype=np.int32)[:, None], probes.shape)
-    flat, cells = rows.ravel(), probes.ravel()
-    keep = cells >= 0
-    flat, cells = flat[keep], cells[keep]
-    order = np.argsort(cells, kind="stable")  # stable: rows stay in increasing order
-    starts = np.searchsorted(cells[order], np.arange(n_cells + 1))
-    return flat[order], starts
+    """For each cell the rows probing it, in increasing order: (rows, starts). A counting
+    sort: one pass to count, one to place."""
+    starts = np.zeros(n_cells + 1, dtype=np.int64)
+    for i in range(probes.shape[0]):
+        for p in range(probes.shape[1]):
+            if probes[i, p] >= 0:
+                starts[probes[i, p] + 1] += 1
+    for c in range(n_cells):
+        starts[c + 1] += starts[c]
+    rows = np.empty(starts[n_cells], dtype=np.int32)
+    fill = starts[:-1].copy()
+    for i in range(probes.shape[0]):
+        for p in range(probes.shape[1]):
+            c = probes[i, p]
+            if c >= 0:
+                rows[fill[c]] = i
+                fill[c] += 1
+    return rows, starts
 
 
 def exact_rows(R, rows, k):
@@ -208,9 +248,9 @@ def exact_rows(R, rows, k):
     step = max(1, _BLOCK_ELEMENTS // max(1, len(rows)))
     for s in range(0, n, step):
         cols = np.arange(s, min(n, s + step), dtype=np.int32)
-        _push_block(q @ R[s:s + step].T, norms[rows], norms[s:s + step], rows, cols, heap_rows, key, index, True)
-    order = sort_rows(key, index)
-    return np.take_along_axis(index, order, axis=1), np.maximum(np.take_along_axis(key, order, axis=1), 0.0)
+        offer_block(q @ R[s:s + step].T, norms[rows], norms[s:s + step], rows, cols, heap_rows, key, index, True)
+    sort_rows_in_place(key, index)
+    return index, np.maximum(key, 0.0, out=key)
 
 
 def _kmeans(R, n_cells, seed):
@@ -236,51 +276,6 @@ def _nearest_centre(R, centres, block=8192):
     for start in range(0, R.shape[0], block):
         label[start:start + block] = np.argmin(c_norms[None, :] - 2.0 * (R[start:start + block] @ centres.T), axis=1)
     return label
-
-
-@numba.njit(inline="always", cache=True)
-def _before(key1, index1, key2, index2):
-    return key1 < key2 or (key1 == key2 and index1 < index2)
-
-
-@numba.njit(inline="always", cache=True)
-def _replace_top(heap_key, heap_index, key, index):
-    """Put (key, index) in place of the heap's largest entry and restore the heap."""
-    size = heap_key.shape[0]
-    pos = 0
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(heap_key[child], heap_index[child], heap_key[child + 1], heap_index[child + 1]):
-            child += 1
-        if not _before(key, index, heap_key[child], heap_index[child]):
-            break
-        heap_key[pos] = heap_key[child]
-        heap_index[pos] = heap_index[child]
-        pos = child
-    heap_key[pos] = key
-    heap_index[pos] = index
-
-
-@numba.njit(parallel=True, cache=True)
-def _push_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, heap_index, exclude_self):
-    """Offer every pair of the block (query row q_index[row], reference row r_index[col])
-    to the heap q_heap[row]; the heaps of one block are distinct."""
-    two = np.float32(2.0)
-    for row in numba.prange(products.shape[0]):
-        i = q_index[row]
-        keys = heap_key[q_heap[row]]
-        idx = heap_index[q_heap[row]]
-        q = q_norms[row]
-        top_key, top_index = keys[0], idx[0]
-        for col in range(products.shape[1]):
-            key = q + r_norms[col] - two * products[row, col]
-            if key <= top_key:  # rarely true once the heap is full: the cheap test first
-                j = r_index[col]
-                if not (exclude_self and j == i) and _before(key, j, top_key, top_index):
-                    _replace_top(keys, idx, key, j)
-                    top_key, top_index = keys[0], idx[0]
 
 
 def rerank(R, candidates, k):

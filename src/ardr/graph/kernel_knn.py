@@ -21,9 +21,10 @@ import numba
 import numpy as np
 
 from . import descent
+from ._heaps import before, replace_top
 from ._rows import sort_rows
 from .distances import code_of, metric_distance, with_distance
-from .ivf import _NO_INDEX, _before, _replace_top
+from .ivf import _NO_INDEX
 
 CANDIDATES_PER_NEIGHBOUR = 2
 EXTRA_CANDIDATES = 32
@@ -50,8 +51,8 @@ def exact_kernel(Q, X, k, self_index, code, p):
             if j == self_index[i]:
                 continue
             d = np.float32(metric_distance(Q[i], X[j], code, p))
-            if _before(d, j, hk[0], hi[0]):
-                _replace_top(hk, hi, d, j)
+            if before(d, j, hk[0], hi[0]):
+                replace_top(hk, hi, d, j)
     return keys, idx
 
 
@@ -84,8 +85,8 @@ def _chebyshev_scan(X, head, bound, keys, idx):
             if acc > limit:
                 continue
             key = np.float32(acc)
-            if _before(key, j, hk[0], hi[0]):
-                _replace_top(hk, hi, key, j)
+            if before(key, j, hk[0], hi[0]):
+                replace_top(hk, hi, key, j)
 
 
 def chebyshev_scan(X, k, bound):
