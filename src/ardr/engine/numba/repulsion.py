@@ -341,29 +341,43 @@ def _spread(tail, lo, box, n_boxes, p, grid):
                     grid[2, gx + kx, gy + ky] += w * tail[i, 1]
 
 
+# Points per parallel task of the gather: the task's scratch weights are allocated once.
+_GATHER_CHUNK = 1024
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _gather(head, lo, box, n_boxes, p, potentials, self_kernel, R, z):
     """Interpolate the potentials back to the head points: z[i] = sum_j q_ij less the
     point's own term w_i^T self_kernel w_i, and R[i] = 2 sum_j q_ij^2 (y_i - y_j) (self
-    pairs cancel in R). Potentials: q * 1, q^2 * 1, q^2 * y_x, q^2 * y_y."""
-    for i in numba.prange(head.shape[0]):
+    pairs cancel in R). Potentials: q * 1, q^2 * 1, q^2 * y_x, q^2 * y_y. The node
+    weights w = Lx (x) Ly are formed once per point (not per term of the own product)."""
+    n = head.shape[0]
+    pp = p * p
+    for chunk in numba.prange((n + _GATHER_CHUNK - 1) // _GATHER_CHUNK):
         Lx = np.empty(p)
         Ly = np.empty(p)
-        gx = _lagrange(head[i, 0], lo, box, n_boxes, p, Lx)
-        gy = _lagrange(head[i, 1], lo, box, n_boxes, p, Ly)
-        phi0 = phi1 = phi2 = phi3 = own = 0.0
-        for a in range(p * p):
-            kx, ky = a // p, a % p
-            w = Lx[kx] * Ly[ky]
-            phi0 += w * potentials[0, gx + kx, gy + ky]
-            phi1 += w * potentials[1, gx + kx, gy + ky]
-            phi2 += w * potentials[2, gx + kx, gy + ky]
-            phi3 += w * potentials[3, gx + kx, gy + ky]
-            for b in range(p * p):
-                own += w * self_kernel[a, b] * Lx[b // p] * Ly[b % p]
-        z[i] = phi0 - own
-        R[i, 0] = 2.0 * (head[i, 0] * phi1 - phi2)
-        R[i, 1] = 2.0 * (head[i, 1] * phi1 - phi3)
+        w = np.empty(pp)
+        for i in range(chunk * _GATHER_CHUNK, min(n, (chunk + 1) * _GATHER_CHUNK)):
+            gx = _lagrange(head[i, 0], lo, box, n_boxes, p, Lx)
+            gy = _lagrange(head[i, 1], lo, box, n_boxes, p, Ly)
+            phi0 = phi1 = phi2 = phi3 = 0.0
+            for kx in range(p):
+                for ky in range(p):
+                    wk = Lx[kx] * Ly[ky]
+                    w[kx * p + ky] = wk
+                    phi0 += wk * potentials[0, gx + kx, gy + ky]
+                    phi1 += wk * potentials[1, gx + kx, gy + ky]
+                    phi2 += wk * potentials[2, gx + kx, gy + ky]
+                    phi3 += wk * potentials[3, gx + kx, gy + ky]
+            own = 0.0
+            for a in range(pp):
+                row = 0.0
+                for b in range(pp):
+                    row += self_kernel[a, b] * w[b]
+                own += w[a] * row
+            z[i] = phi0 - own
+            R[i, 0] = 2.0 * (head[i, 0] * phi1 - phi2)
+            R[i, 1] = 2.0 * (head[i, 1] * phi1 - phi3)
 
 
 @numba.njit(parallel=True, cache=True)
