@@ -108,24 +108,6 @@ def spectral_layout(graph, dim, seed, progress=None):
             Y[members] = cell * 3.0 + local / span
             bar.update(len(members))
     return Y
-    # place components on a grid of cells, each layout scaled to its cell
-    side = int(np.ceil(n_comp ** (1.0 / dim)))
-    Y = np.zeros((n, dim))
-    sizes = np.bincount(labels)
-    by_component = np.argsort(labels, kind="stable")  # members of each component, in increasing order
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    for rank, c in enumerate(np.argsort(-sizes, kind="stable")):
-        members = by_component[starts[c]:starts[c + 1]]
-        sub = graph[members][:, members]
-        local = _component_spectral(sub, dim, rng) if len(members) > dim + 1 else rng.uniform(-1, 1, (len(members), dim))
-        span = np.abs(local).max() or 1.0
-        cell = np.array(np.unravel_index(rank, (side,) * dim), dtype=float)
-        Y[members] = cell * 3.0 + local / span
-        if bar is not None:
-            bar.update(len(members))
-    if bar is not None:
-        bar.close()
-    return Y
 
 
 def _component_spectral(graph, dim, rng):
