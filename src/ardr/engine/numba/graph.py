@@ -175,12 +175,13 @@ def _attraction(head, tail, indptr, indices, weights, a, b, dof, out):
     n, dim = head.shape
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     student_t_plane = dim == 2 and a == 1.0 and b == 1.0
+    inv_dof = 1.0 / dof
     for chunk in numba.prange(n_chunks):
         lo = chunk * _CHUNK
         hi = min(n, lo + _CHUNK)
         if student_t_plane:
             for i in range(lo, hi):
-                _student_t_pulls_on_plane(head, i, tail, indptr, indices, weights, 1.0 / dof, out)
+                _student_t_pulls_on_plane(head, i, tail, indptr, indices, weights, inv_dof, out)
             continue
         longest = 0
         for i in range(lo, hi):

@@ -62,6 +62,14 @@ def _move_row(Y, F, step, i, lr, max_norm):
         s = F[i, d] * lr
         step[i, d] = s
         norm2 += s * s
+    _cap_and_move(Y, step, i, norm2, max_norm)
+
+
+@numba.njit(inline="always", cache=True)
+def _cap_and_move(Y, step, i, norm2, max_norm):
+    """Row i's step (squared length norm2) scaled to at most ``max_norm`` (<= 0: no cap);
+    Y[i] += step[i]."""
+    dim = step.shape[1]  # read once: a store may alias the shape for all LLVM knows
     if max_norm > 0.0:
         factor = min(max_norm / max(np.sqrt(norm2), 1e-300), 1.0)
         for d in range(dim):
@@ -102,12 +110,7 @@ def _momentum_move(Y, F, step, gains, lr, mu, min_gain, max_norm):
             s = step[i, d] * mu + lr * (g * F[i, d])
             step[i, d] = s
             norm2 += s * s
-        if max_norm > 0.0:
-            factor = min(max_norm / max(np.sqrt(norm2), 1e-300), 1.0)
-            for d in range(dim):
-                step[i, d] *= factor
-        for d in range(dim):
-            Y[i, d] += step[i, d]
+        _cap_and_move(Y, step, i, norm2, max_norm)
 
 
 _MOMENTUM_MOVE = serial_and_parallel(_momentum_move)
