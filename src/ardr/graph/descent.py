@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from .distances import metric_distance
-from ._heaps import before, replace_top
+from ._heaps import before, replace_top, sort_one_row
 
 
 @numba.njit(cache=True)
@@ -130,12 +130,10 @@ def _merge(indices, keys, offers, offer_keys, first, out_idx, out_key, out_new, 
                 replace_top(h_key, h_idx, key, v)
                 top_key, top_idx = h_key[0], h_idx[0]
                 changes[i] += 1
-        # back to ascending (key, index) order
-        order = np.argsort(h_idx, kind="mergesort")
-        order = order[np.argsort(h_key[order], kind="mergesort")]
+        sort_one_row(h_key, h_idx)  # back to ascending (key, index) order
         for s in range(k):
-            out_idx[i, s] = h_idx[order[s]]
-            out_key[i, s] = h_key[order[s]]
+            out_idx[i, s] = h_idx[s]
+            out_key[i, s] = h_key[s]
             # new: not in the old row (the candidates offered excluded its members)
             at = np.searchsorted(mine, out_idx[i, s])
             out_new[i, s] = at >= k or mine[at] != out_idx[i, s]

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from . import descent
-from ._heaps import before, replace_top
+from ._heaps import before, replace_top, sort_rows_in_place
 from ._rows import sort_rows
 from .distances import code_of, metric_distance, with_distance
 from .ivf import _NO_INDEX
@@ -99,8 +99,8 @@ def chebyshev_scan(X, k, bound):
     X = np.ascontiguousarray(X[:, order])
     _chebyshev_scan(X, np.ascontiguousarray(X[:, :CHEBYSHEV_HEAD]), np.asarray(bound, dtype=np.float32),
                     heap_keys, heap_idx)
-    rows = sort_rows(heap_keys, heap_idx)
-    return np.take_along_axis(heap_idx, rows, axis=1), np.take_along_axis(heap_keys, rows, axis=1)
+    sort_rows_in_place(heap_keys, heap_idx)
+    return heap_idx, heap_keys
 
 
 @numba.njit(parallel=True, cache=True)
@@ -139,8 +139,8 @@ def exact(X, k, metric, p, *, queries=None, exclude_self=True):
     m = Q.shape[0]
     self_index = np.arange(m) if (exclude_self and queries is None) else np.full(m, -1)
     keys, idx = _kernel(exact_kernel, metric)(Q, X, k, self_index, code_of(metric), p)
-    order = sort_rows(keys, idx)
-    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(keys, order, axis=1)
+    sort_rows_in_place(keys, idx)
+    return idx, keys
 
 
 def approximate(X, k, metric, p, euclidean_search):
