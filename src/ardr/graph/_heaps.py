@@ -59,26 +59,32 @@ def sort_rows_in_place(keys, indices):
 
 
 @numba.njit(parallel=True, cache=True)
-def offer_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, heap_index, exclude_self):
+def offer_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, heap_index, tops, exclude_self):
     """Offer every pair of a block of products (query row q_index[row], reference row
     r_index[col], key |q|^2 + |r|^2 - 2 q.r) to the heap q_heap[row]; the heaps of one
     block are distinct, so rows run in parallel without sharing one.
 
     A row is screened first: a vectorized count of the keys that beat its heap's top
     (an integer sum, which vectorizes without fastmath). Most rows of a block, once
-    their heaps fill, have none and skip the branchy pass (GloVe: 7x faster per pair)."""
+    their heaps fill, have none and skip the branchy pass (GloVe: 7x faster per pair).
+    The screen reads the top from ``tops`` (tops[h] = heap_key[h, 0], kept up to date
+    here), a dense array that stays in cache: a block's heaps lie scattered over the
+    heap arrays, and reading their first entries cost a cache miss per row, half the
+    time of the offers (GloVe 100k, k = 90)."""
     two = np.float32(2.0)
     for row in numba.prange(products.shape[0]):
-        i = q_index[row]
-        keys = heap_key[q_heap[row]]
-        idx = heap_index[q_heap[row]]
+        h = q_heap[row]
         q = q_norms[row]
-        top_key, top_index = keys[0], idx[0]
+        top_key = tops[h]
         hits = 0
         for col in range(products.shape[1]):
             hits += q + r_norms[col] - two * products[row, col] <= top_key
         if hits == 0:
             continue
+        i = q_index[row]
+        keys = heap_key[h]
+        idx = heap_index[h]
+        top_index = idx[0]
         for col in range(products.shape[1]):
             key = q + r_norms[col] - two * products[row, col]
             if key <= top_key:  # rarely true once the heap is full: the cheap test first
@@ -86,3 +92,4 @@ def offer_block(products, q_norms, r_norms, q_index, r_index, q_heap, heap_key, 
                 if not (exclude_self and j == i) and before(key, j, top_key, top_index):
                     replace_top(keys, idx, key, j)
                     top_key, top_index = keys[0], idx[0]
+        tops[h] = top_key

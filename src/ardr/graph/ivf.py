@@ -147,6 +147,7 @@ class _Cells:
         probes = self._probes(n_probe, depth, k)
         heap_key = np.full((n, k), np.inf, dtype=np.float32)
         heap_index = np.full((n, k), _NO_INDEX, dtype=np.int32)
+        tops = np.full(n, np.inf, dtype=np.float32)
         rows_of_cell, starts = _invert(probes, self.n_cells)
         del probes
         # the query rows and their products go to buffers allocated once: fresh arrays per
@@ -164,7 +165,7 @@ class _Cells:
                         q_rows = np.take(S, q, axis=0, out=queries[:len(q) * S.shape[1]].reshape(len(q), S.shape[1]))
                         out = products[:len(q) * len(cols)].reshape(len(q), len(cols))
                         offer_block(np.matmul(q_rows, block, out=out), self.norms[q], self.norms[cols], q, cols, q,
-                                    heap_key, heap_index, True)
+                                    heap_key, heap_index, tops, True)
                 bar.update(1)
         del rows_of_cell
         short = np.flatnonzero(heap_index[:, 0] == _NO_INDEX)  # fewer than k others in every probe
@@ -253,10 +254,11 @@ def exact_rows(R, rows, k):
     index = np.full((len(rows), k), _NO_INDEX, dtype=np.int32)
     norms = np.einsum("ij,ij->i", R, R)
     q, heap_rows = R[rows], np.arange(len(rows), dtype=np.int32)
+    tops = np.full(len(rows), np.inf, dtype=np.float32)
     step = max(1, _BLOCK_ELEMENTS // max(1, len(rows)))
     for s in range(0, n, step):
         cols = np.arange(s, min(n, s + step), dtype=np.int32)
-        offer_block(q @ R[s:s + step].T, norms[rows], norms[s:s + step], rows, cols, heap_rows, key, index, True)
+        offer_block(q @ R[s:s + step].T, norms[rows], norms[s:s + step], rows, cols, heap_rows, key, index, tops, True)
     sort_rows_in_place(key, index)
     return index, np.maximum(key, 0.0, out=key)
 
