@@ -301,3 +301,90 @@ def test_serial_and_parallel_kernels_have_their_own_cache_entries():
         assert serial.targetoptions.get("parallel", False) is False and parallel.targetoptions["parallel"] is True
         names = {kernel._cache._cache_file._index_name for kernel in (serial, parallel)}
         assert len(names) == 2, names
+
+
+def test_z_order_visits_the_plane_cell_by_cell():
+    from ardr.engine.numba.locality import spatial_order
+
+    corners = np.array([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
+    assert spatial_order(corners).tolist() == [3, 2, 1, 0]  # (0,0), (1,0), (0,1), (1,1)
+    grid = np.array([[x, y] for y in range(8) for x in range(8)], dtype=float)
+    order = spatial_order(grid)
+    quadrant = (grid[order, 0] >= 4).astype(int) + 2 * (grid[order, 1] >= 4)
+    assert quadrant.tolist() == sorted(quadrant.tolist())  # each quadrant whole, in Z order
+
+
+def test_renumbered_graph_keeps_each_rows_edge_sequence_or_sorts_it_as_scipy():
+    from ardr.graph.ordering import permute_graph, permute_rows
+
+    rng = np.random.default_rng(3)
+    n = 200
+    P = sp.random(n, n, density=0.05, random_state=rng, format="csr", dtype=np.float32)
+    order = rng.permutation(n)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    indptr, indices, weights = permute_rows(P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data,
+                                            order, position)
+    for r in range(n):
+        old = slice(P.indptr[order[r]], P.indptr[order[r] + 1])
+        new = slice(indptr[r], indptr[r + 1])
+        assert np.array_equal(indices[new], position[P.indices[old]])
+        assert np.array_equal(weights[new], P.data[old])
+    expected = P[order][:, order].tocsr()
+    expected.sort_indices()
+    permuted = permute_graph(P, order)
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(permuted, part), getattr(expected, part))
+
+
+def test_attraction_in_the_layouts_numbering_is_bit_for_bit_the_original():
+    """tSNE's law renumbers its graph by the layout's Z-order when that brings edge ends
+    closer in index (digits, rows in file order, laid out by tSNE: it does), and the
+    pulls come out in the caller's numbering with the same bytes as without it."""
+    from sklearn.datasets import load_digits
+
+    import ardr
+    from ardr.engine.numba.graph import _attraction
+
+    X = load_digits().data
+    model = ardr.TSNE(random_state=0, max_iter=300).fit(X)
+    P, Y = model.graph_, np.ascontiguousarray(model.embedding_, dtype=np.float64)
+    law = NormalizedForces(P, 1.0, 1.0, Exact())
+    expected = np.empty_like(Y)
+    _attraction(Y, Y, P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, 1.0, 1.0, 1.0, expected)
+    for epoch in (0, 50):  # a first renumbering, then one from that numbering
+        pulls = np.empty_like(Y)
+        law._attraction_in_numbering(Y, epoch, pulls)
+        assert law.graph.order is not None
+        assert np.array_equal(pulls, expected)
+        Y = Y + 0.01 * np.random.default_rng(epoch).normal(size=Y.shape)
+        _attraction(Y, Y, P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, 1.0, 1.0, 1.0, expected)
+
+
+def test_a_graph_already_numbered_well_keeps_its_numbering():
+    from ardr.engine.numba.locality import SpatialNumbering
+
+    n = 500
+    chain = sp.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], format="csr", dtype=np.float32)
+    numbering = SpatialNumbering(chain.indptr.astype(np.int64), chain.indices.astype(np.int32), chain.data)
+    numbering.refresh(np.random.default_rng(0).normal(size=(n, 2)), 0)  # a layout unrelated to the chain
+    assert numbering.order is None
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+def test_tsne_in_one_or_three_dimensions_renumbers_without_changing_the_pulls(dim):
+    from ardr.engine.numba.graph import _attraction
+
+    rng = np.random.default_rng(4)
+    n = 400
+    P = sp.random(n, n, density=0.03, random_state=rng, format="csr", dtype=np.float32)
+    P = (P + P.T).tocsr()
+    Y = rng.normal(size=(n, dim))
+    law = NormalizedForces(P, 1.0, 1.0, Exact())
+    pulls, expected = np.empty_like(Y), np.empty_like(Y)
+    law._attraction_in_numbering(Y, 0, pulls)
+    _attraction(Y, Y, P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, 1.0, 1.0, 1.0, expected)
+    assert np.array_equal(pulls, expected)
+    empty = NormalizedForces(sp.csr_matrix((n, n), dtype=np.float32), 1.0, 1.0, Exact())
+    empty._attraction_in_numbering(Y, 0, pulls)
+    assert not pulls.any()

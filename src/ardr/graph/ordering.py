@@ -1,4 +1,5 @@
-"""Point orderings that make the force loops cache-friendly.
+"""Point orderings that make the force loops cache-friendly, and the renumbering of a
+graph by one.
 
 A point's graph neighbours sit anywhere in the input's row order, so every pull reads
 a random row of the embedding. Renumbering the points by reverse Cuthill-McKee (a
@@ -9,7 +10,9 @@ results stay deterministic. Small data gains nothing but costs next to nothing (
 about a millisecond), and one code path for every size is one path tested.
 """
 
+import numba
 import numpy as np
+import scipy.sparse as sp
 
 
 def locality_order(graph):
@@ -20,7 +23,53 @@ def locality_order(graph):
 
 
 def permute_graph(graph, order):
-    """The graph with rows and columns renumbered: new index r is old index order[r]."""
-    permuted = graph.tocsr()[order][:, order].tocsr()
-    permuted.sort_indices()
-    return permuted
+    """The graph with rows and columns renumbered: new index r is old index order[r];
+    each row's columns in increasing order (scipy's ``graph[order][:, order]``, sorted,
+    without its two intermediate copies: GloVe 400k's tSNE graph, 56M edges, 2.5 s -> ~0.3 s)."""
+    graph = graph.tocsr()
+    if not graph.has_canonical_format:
+        graph = graph.copy()
+        graph.sum_duplicates()
+    order = np.asarray(order, dtype=np.int64)
+    position = np.empty_like(order)
+    position[order] = np.arange(order.shape[0])
+    indptr, indices, weights = permute_rows(graph.indptr, graph.indices, graph.data, order, position,
+                                            sort_columns=True)
+    return sp.csr_matrix((weights, indices, indptr), shape=graph.shape)
+
+
+def permute_rows(indptr, indices, weights, rows, relabel, *, sort_columns=False, out=None):
+    """A CSR graph renumbered: new row r is old row ``rows[r]`` and a column c becomes
+    ``relabel[c]``. Each row keeps its edges in their sequence, or, with
+    ``sort_columns``, in increasing column. ``out``: (indices, weights) arrays to fill
+    (shaped as the input's), else new ones."""
+    lengths = np.diff(indptr)[rows]
+    new_indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_indptr[1:])
+    new_indices, new_weights = out if out is not None else (np.empty_like(indices), np.empty_like(weights))
+    _fill_rows(indptr, indices, weights, rows, relabel.astype(indices.dtype), new_indptr, new_indices,
+               new_weights, sort_columns)
+    return new_indptr.astype(indptr.dtype, copy=False), new_indices, new_weights
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_rows(indptr, indices, weights, rows, relabel, new_indptr, new_indices, new_weights, sort_columns):
+    for r in numba.prange(rows.shape[0]):
+        start = indptr[rows[r]]
+        at = new_indptr[r]
+        count = indptr[rows[r] + 1] - start
+        if not sort_columns:
+            for e in range(count):
+                new_indices[at + e] = relabel[indices[start + e]]
+                new_weights[at + e] = weights[start + e]
+            continue
+        # (column, edge) pairs packed in one int64 and sorted as numbers: no argsort's
+        # indirection (columns are distinct, so the order is the columns')
+        packed = np.empty(count, dtype=np.int64)
+        for e in range(count):
+            packed[e] = (np.int64(relabel[indices[start + e]]) << 32) | e
+        packed.sort()
+        for e in range(count):
+            edge = packed[e] & 0xFFFFFFFF
+            new_indices[at + e] = packed[e] >> 32
+            new_weights[at + e] = weights[start + edge]

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from .locality import SpatialNumbering, gather_rows, scatter_rows
 from .kernels import (attraction_coefficient, clip, heavy_tailed_attraction_coefficient,
                       student_t_attraction_coefficient, umap_repulsion_coefficient)
 from .rng import _GOLDEN, draw_index, mix64, stream_key
@@ -447,7 +448,9 @@ class NormalizedForces:
 
     def __init__(self, graph, a, b, repulsion, *, exaggeration=None, tail=None, dof=1.0, pointwise=False,
                  point_keys=None):
-        self.indptr, self.indices, self.weights = _csr_parts(graph)
+        # a law moving its own graph's points renumbers them by the layout's Z-order
+        # (``locality``: same bytes, fewer cache misses); against a fixed tail it never does
+        self.graph = SpatialNumbering(*_csr_parts(graph))
         self.a, self.b = float(a), float(b)
         self.dof = float(dof)
         self.repulsion = repulsion
@@ -463,10 +466,26 @@ class NormalizedForces:
         same = self.tail is None
         tail = Y if same else self.tail
         A = np.empty_like(Y)
-        _attraction(Y, tail, self.indptr, self.indices, self.weights, self.a, self.b, self.dof, A)
+        if same:
+            self._attraction_in_numbering(Y, epoch, A)
+        else:
+            g = self.graph
+            _attraction(Y, tail, g.indptr, g.indices, g.weights, self.a, self.b, self.dof, A)
         if self.pointwise:
             R, z = self.repulsion.pointwise(Y, tail, self.a, self.b, epoch, self.point_keys, self.dof)
             return 0.5 * (self.exaggeration(epoch) * A + R / np.maximum(z, 1e-300)[:, None])
         R, Z = self.repulsion(Y, tail, self.a, self.b, epoch, same, self.dof)
         self.last_Z = Z
         return 0.5 * (self.exaggeration(epoch) * A + R / max(Z, 1e-300))
+
+    def _attraction_in_numbering(self, Y, epoch, out):
+        g = self.graph
+        g.refresh(Y, epoch)
+        if g.order is None:
+            _attraction(Y, Y, g.indptr, g.indices, g.weights, self.a, self.b, self.dof, out)
+            return
+        local = np.empty_like(Y)
+        gather_rows(Y, g.order, local)
+        pulls = np.empty_like(Y)
+        _attraction(local, local, g.indptr, g.indices, g.weights, self.a, self.b, self.dof, pulls)
+        scatter_rows(pulls, g.order, out)
