@@ -102,7 +102,7 @@ def run(n, path, trust_queries=TRUST_QUERIES):
     stages.rows.clear()
     _reset_peak()
     t0 = time.perf_counter()
-    est = ardr.UMAP(random_state=0).fit(X)
+    est = ardr.UMAP(random_state=0, verbose=True).fit(X)  # progress bars with an ETA on stderr
     wall = time.perf_counter() - t0
     fit_peak = max(r["peak_rss_mib"] for r in stages.rows)
     embedding, knn = est.embedding_, est.knn_indices_

@@ -26,13 +26,33 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
 
-def _python(code, env=None, timeout=7200):
-    """Run code in a fresh interpreter; its last stdout line is JSON."""
+def _python(code, env=None, timeout=7200, stream=False):
+    """Run code in a fresh interpreter; its last stdout line is JSON. ``stream``: pass its
+    stderr (progress bars) through and echo its stdout lines as they come, so an hour's
+    run shows its stages as it goes and a stopped one leaves them on the terminal."""
+    if stream:
+        return _python_streamed(code, env, timeout)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                          env=dict(os.environ, **(env or {})))
     if run.returncode != 0:
         raise RuntimeError(run.stderr[-2000:])
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _python_streamed(code, env, timeout):
+    lines = []
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, **(env or {}))) as child:
+        for line in child.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+            if time.monotonic() > deadline:
+                child.kill()
+                raise RuntimeError(f"stopped after {timeout} s")
+        if child.wait() != 0:
+            raise RuntimeError(f"the run failed (exit status {child.returncode}); its output is above")
+    return json.loads(lines[-1])
 
 
 def check_import(args):
@@ -144,7 +164,7 @@ def check_million(args):
     data_dir = Path(args.data_dir or tempfile.gettempdir())
     path = data_dir / f"ardr-million-{args.n}.npy"
     return _python(_MILLION.format(here=str(HERE), n=args.n, path=str(path), trust_queries=args.trust_queries),
-                   timeout=6 * 3600)
+                   timeout=6 * 3600, stream=True)
 
 
 CHECKS = {"import": check_import, "compile": check_compile, "knn": check_knn, "scaling": check_scaling,

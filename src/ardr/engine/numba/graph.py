@@ -479,6 +479,9 @@ class NormalizedForces:
         return 0.5 * (self.exaggeration(epoch) * A + R / max(Z, 1e-300))
 
     def _attraction_in_numbering(self, Y, epoch, out):
+        """out = the pulls on Y's points, computed on a copy of Y in the graph's own
+        numbering (gathered, then scattered back: two passes over n rows, against a
+        random read per edge saved)."""
         g = self.graph
         g.refresh(Y, epoch)
         if g.order is None:
