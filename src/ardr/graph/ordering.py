@@ -25,17 +25,22 @@ def locality_order(graph):
 def permute_graph(graph, order):
     """The graph with rows and columns renumbered: new index r is old index order[r];
     each row's columns in increasing order (scipy's ``graph[order][:, order]``, sorted,
-    without its two intermediate copies: GloVe 400k's tSNE graph, 56M edges, 2.5 s -> ~0.3 s)."""
+    without its two intermediate copies: GloVe 400k's tSNE graph, 56M edges, 2.5 s -> 1.2 s)."""
     graph = graph.tocsr()
     if not graph.has_canonical_format:
         graph = graph.copy()
         graph.sum_duplicates()
     order = np.asarray(order, dtype=np.int64)
+    indptr, indices, weights = permute_rows(graph.indptr, graph.indices, graph.data, order,
+                                            inverse_permutation(order), sort_columns=True)
+    return sp.csr_matrix((weights, indices, indptr), shape=graph.shape)
+
+
+def inverse_permutation(order):
+    """position such that position[order[r]] = r: where each old index went."""
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
-    indptr, indices, weights = permute_rows(graph.indptr, graph.indices, graph.data, order, position,
-                                            sort_columns=True)
-    return sp.csr_matrix((weights, indices, indptr), shape=graph.shape)
+    return position
 
 
 def permute_rows(indptr, indices, weights, rows, relabel, *, sort_columns=False, out=None):

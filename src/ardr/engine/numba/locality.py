@@ -25,7 +25,7 @@ whole fit's attraction 111 -> 85 s, for 3 s of renumbering.
 import numba
 import numpy as np
 
-from ...graph.ordering import permute_rows
+from ...graph.ordering import inverse_permutation, permute_rows
 
 # bits per coordinate of the Morton code: 2 x 16 bits tell 65,536^2 cells apart
 _BITS = 16
@@ -104,16 +104,14 @@ class SpatialNumbering:
             return
         current = np.arange(Y.shape[0]) if self.order is None else self.order
         proposed = spatial_order(Y)
-        position = np.empty_like(proposed)
-        position[proposed] = np.arange(proposed.shape[0])
+        position = inverse_permutation(proposed)
         sample = np.arange(0, self.indices.shape[0], max(1, self.indices.shape[0] // _SCORE_SAMPLE))
         heads = np.searchsorted(self.indptr, sample, side="right") - 1
         tails = self.indices[sample]
         if _mean_log_gap(position[current[heads]], position[current[tails]]) >= _mean_log_gap(heads, tails):
             return
         # row r of the new numbering is the current row holding point proposed[r]
-        held_at = np.empty_like(current)
-        held_at[current] = np.arange(current.shape[0])
+        held_at = inverse_permutation(current)
         previous = (self.indices, self.weights)
         self.indptr, self.indices, self.weights = permute_rows(
             self.indptr, self.indices, self.weights, held_at[proposed], position[current], out=self._spare)
