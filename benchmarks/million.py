@@ -12,6 +12,7 @@ recall against exact search on 1,000 seeded queries.
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,15 +103,20 @@ def run(n, path, trust_queries=TRUST_QUERIES):
     stages.rows.clear()
     _reset_peak()
     t0 = time.perf_counter()
-    est = ardr.UMAP(random_state=0, verbose=True).fit(X)  # progress bars with an ETA on stderr
+    with warnings.catch_warnings(record=True) as caught:  # e.g. the kNN search's probe budget
+        warnings.simplefilter("always")
+        est = ardr.UMAP(random_state=0, verbose=True).fit(X)  # progress bars with an ETA on stderr
     wall = time.perf_counter() - t0
+    for w in caught:
+        print(json.dumps({"warning": str(w.message)}), flush=True)
     fit_peak = max(r["peak_rss_mib"] for r in stages.rows)
     embedding, knn = est.embedding_, est.knn_indices_
     timings = dict(est.timings_)
     del est
     quality = _quality(X, embedding, knn, trust_queries)
     return {"n": n, "n_features": N_FEATURES, "write_data_s": write_s, "wall_s": wall, "timings": timings,
-            "stages": stages.rows, "fit_peak_rss_mib": fit_peak, **quality}
+            "stages": stages.rows, "fit_peak_rss_mib": fit_peak,
+            "warnings": [str(w.message) for w in caught], **quality}
 
 
 def _quality(X, embedding, knn, trust_queries):

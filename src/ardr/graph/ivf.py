@@ -12,7 +12,9 @@ The algorithm, step by step (rows R: float32, n x D; distances: squared euclidea
    true neighbour is found with p probes when its cell is among the row's p nearest
    centres (for a search among principal components, also when it is among the row's
    ``n_candidates`` nearest there). The number of probes p is the smallest whose found
-   fraction over the sample reaches ``TARGET_RECALL`` (at least ``MIN_PROBES``).
+   fraction over the sample reaches ``TARGET_RECALL`` (at least ``MIN_PROBES``). Above
+   ``BUDGET_ABOVE_ROWS`` rows p is capped so that a query scans about
+   ``SCAN_BUDGET_ROWS`` rows at most; a warning gives the sample's recall at the cap.
 3. **Probes per row.** Each row is compared with the rows of the p cells whose centres
    lie nearest *the row itself* (more, up to ``p + SPARE_PROBES``, when those p cells
    hold fewer than k other rows; a row still short is searched exactly).
@@ -28,11 +30,13 @@ offers, and the rows of one block are distinct, so threads never share a heap.
 Measured (``benchmarks/knn.py``) against exact search: see the README's dependency table.
 """
 
+import warnings
+
 import numba
 import numpy as np
 import scipy.sparse as sp
 
-from ._heaps import offer_block, sort_one_row, sort_rows_in_place
+from ._heaps import before, offer_block, replace_top, sort_one_row, sort_rows_in_place
 from ._progress import progress_bar
 from ._rows import sort_rows
 
@@ -49,6 +53,15 @@ SPARE_PROBES = 8
 # MAX_CELLS cells (2.1M rows) the cells grow instead; the measured probe count keeps
 # the recall. Per row the search then costs MAX_CELLS + probes x n / MAX_CELLS products.
 MAX_CELLS = 8192
+# Probe budget. Once the cells stop growing, the probes that reach TARGET_RECALL can scan a
+# fixed fraction of all rows per query, and the search turns quadratic: on the 50 Gaussian
+# clusters of ``perf.py million`` (50-d each) 97.5% takes half of a query's cluster, 93
+# probes of 8,192 cells at 10M rows (1.1e12 pairs, ~70 min here). Above BUDGET_ABOVE_ROWS
+# a query scans at most SCAN_BUDGET_ROWS rows, so the search stays linear in n; the
+# recall the probe sample measures at that cap is reported in a warning. Below it the
+# budget never binds on the benchmarks (at most ~47k rows: GloVe 400k, k = 90).
+BUDGET_ABOVE_ROWS = MAX_CELLS * CELL_SIZE
+SCAN_BUDGET_ROWS = 24_576
 # Wide data and few neighbours: search among the top 100 principal components, then rank
 # 2k + 32 candidates by exact distance (Fashion-MNIST 70k, k = 14: a product ~8x
 # cheaper; for k = 90 ranking 212 candidates of 784 values each costs more than it saves).
@@ -69,7 +82,7 @@ def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE, progress
     index = _Cells(R, cell_size, random_state)
     if n_probe is None:
         sample = probe_sample(R.shape[0], random_state)
-        n_probe = index.measured_probes(sample, exact_rows(R, sample, k)[0])
+        n_probe = index.within_budget(index.measured_probes(sample, exact_rows(R, sample, k)[0]))
     return index.search(k, n_probe, progress)
 
 
@@ -85,7 +98,9 @@ def candidates_in(S, k, n_candidates, sample, truth, *, random_state=0, cell_siz
     cannot find ``TARGET_RECALL`` of them."""
     index = _Cells(S, cell_size, random_state)
     n_probe = index.measured_probes(sample, truth, n_candidates=n_candidates)
-    return None if n_probe is None else index.search(n_candidates, n_probe, progress)[0]
+    if n_probe is None:
+        return None
+    return index.search(n_candidates, index.within_budget(n_probe), progress)[0]
 
 
 def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=CELL_SIZE, progress=None):
@@ -134,10 +149,26 @@ class _Cells:
             kept = (truth[:, :, None] == candidates[:, None, :]).any(axis=2)
             needed = np.where(kept, needed, self.n_cells)  # lost by the search space at any probe count
         found = np.bincount(needed.ravel(), minlength=self.n_cells + 1)[: self.n_cells].cumsum() / needed.size
+        self.sample_recall = found  # [p - 1]: the fraction found with p probes
         if n_candidates is not None and found[-1] < TARGET_RECALL:
             return None
         reached = np.flatnonzero(found >= min(TARGET_RECALL, found[-1]))
         return int(max(MIN_PROBES, reached[0] + 1))
+
+    def within_budget(self, n_probe):
+        """``n_probe``, or fewer when its queries would scan more than ``SCAN_BUDGET_ROWS``
+        rows each above ``BUDGET_ABOVE_ROWS`` rows; a cut is reported with the recall
+        that the probe sample measured at the cap."""
+        n = self.S.shape[0]
+        cap = max(MIN_PROBES, SCAN_BUDGET_ROWS * self.n_cells // n)
+        if n <= BUDGET_ABOVE_ROWS or n_probe <= cap:
+            return n_probe
+        warnings.warn(
+            f"kNN search of {n:,} rows: {cap} probes of {self.n_cells:,} cells (~{SCAN_BUDGET_ROWS:,} rows per "
+            f"query, a time linear in n) instead of the {n_probe} that reach recall {TARGET_RECALL}; a seeded "
+            f"sample finds {self.sample_recall[cap - 1]:.3f} of the true neighbours with them",
+            stacklevel=2)
+        return cap
 
     def search(self, k, n_probe, progress=None):
         """Steps 3-5: (indices, keys), rows sorted by (key, index)."""
@@ -192,29 +223,21 @@ class _Cells:
 def _nearest_cells(products, c_norms, sizes, n_probe, k, probes):
     """``_Cells._probes`` for a block of rows: each row's cells by (key, index), key
     |c|^2 - 2 r.c, kept while fewer than ``n_probe`` or while those kept hold fewer
-    than k other rows; the rest -1. The ``depth`` nearest are selected by the depth-th
-    smallest key (a partition), then sorted."""
+    than k other rows; the rest -1. The ``depth`` nearest are kept in a bounded max-heap
+    (a key that does not beat its top costs one comparison: at 8,192 cells ~5x faster
+    than a partition of every row's keys), then sorted."""
     two = np.float32(2.0)
     n_cells = products.shape[1]
     depth = probes.shape[1]
     for row in numba.prange(products.shape[0]):
-        keys = np.empty(n_cells, dtype=np.float32)
+        key = np.full(depth, np.inf, dtype=np.float32)
+        index = np.full(depth, _NO_INDEX, dtype=np.int32)
+        top = key[0]
         for c in range(n_cells):
-            keys[c] = c_norms[c] - two * products[row, c]
-        cut = np.partition(keys, depth - 1)[depth - 1]
-        key = np.empty(depth, dtype=np.float32)
-        index = np.empty(depth, dtype=np.int32)
-        kept = 0
-        for c in range(n_cells):  # the keys below the cut, then ties at it by index
-            if keys[c] < cut:
-                key[kept] = keys[c]
-                index[kept] = c
-                kept += 1
-        for c in range(n_cells):
-            if kept < depth and keys[c] == cut:
-                key[kept] = keys[c]
-                index[kept] = c
-                kept += 1
+            value = c_norms[c] - two * products[row, c]
+            if value <= top and before(value, c, top, index[0]):
+                replace_top(key, index, value, c)
+                top = key[0]
         sort_one_row(key, index)
         held = -1  # other rows in the cells kept so far (the row's own cell holds the row)
         for p in range(depth):
@@ -280,12 +303,33 @@ def _kmeans(R, n_cells, seed):
     return centres
 
 
-def _nearest_centre(R, centres, block=8192):
+def _nearest_centre(R, centres):
+    """Each row's nearest centre (key |c|^2 - 2 r.c; ties: lowest index). The products go
+    to one buffer reused block after block and the argmin is compiled: numpy's
+    ``c_norms - 2 * (block @ C.T)`` made three fresh 256 MB arrays per block, and at
+    10M rows x 8,192 centres their page faults cost more than the products (7 min)."""
     c_norms = np.einsum("ij,ij->i", centres, centres)
-    label = np.empty(R.shape[0], dtype=np.int64)
-    for start in range(0, R.shape[0], block):
-        label[start:start + block] = np.argmin(c_norms[None, :] - 2.0 * (R[start:start + block] @ centres.T), axis=1)
+    n, n_cells = R.shape[0], centres.shape[0]
+    label = np.empty(n, dtype=np.int64)
+    step = max(1, _BLOCK_ELEMENTS // n_cells)
+    products = np.empty((min(n, step), n_cells), dtype=np.float32)
+    for s in range(0, n, step):
+        block = np.matmul(R[s:s + step], centres.T, out=products[:min(n, s + step) - s])
+        _argmin_keys(block, c_norms, label[s:s + step])
     return label
+
+
+@numba.njit(parallel=True, cache=True)
+def _argmin_keys(products, c_norms, label):
+    """``label[row]``: the first c of the smallest key ``c_norms[c] - 2 products[row, c]``."""
+    two = np.float32(2.0)
+    for row in numba.prange(products.shape[0]):
+        best, at = np.float32(np.inf), 0
+        for c in range(products.shape[1]):
+            key = c_norms[c] - two * products[row, c]
+            if key < best:
+                best, at = key, c
+        label[row] = at
 
 
 def rerank(R, candidates, k):
