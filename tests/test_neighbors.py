@@ -60,6 +60,26 @@ def test_default_search_on_glove_rows_if_installed():
     assert recall(idx, truth) >= 0.95
 
 
+def test_probe_budget_caps_large_searches_and_reports_the_recall_it_keeps(monkeypatch):
+    """Above BUDGET_ABOVE_ROWS the probes stop at the scan budget; the warning's recall is
+    the sample's, and the search finds exactly the true neighbours in the probed cells,
+    so the two agree. (The real threshold is 2.1M rows: scaled down here.)"""
+    X = word_vectors(n=6000, dims=20, seed=3)
+    R = _prepare(X, "euclidean")
+    sample = ivf.probe_sample(len(R), 0)
+    truth = ivf.exact_rows(R, sample, 10)[0]
+    unbounded, _ = ivf.ivf_knn(R, 10, cell_size=50)  # 120 cells: below the threshold, no cap
+    assert recall(unbounded[sample], truth) >= ivf.TARGET_RECALL - 0.01
+    monkeypatch.setattr(ivf, "BUDGET_ABOVE_ROWS", 5000)
+    monkeypatch.setattr(ivf, "SCAN_BUDGET_ROWS", 300)  # 6 of 120 cells of 50 rows
+    with pytest.warns(UserWarning, match=r"6 probes of 120 cells .* finds (0\.\d+) of the true") as caught:
+        capped, _ = ivf.ivf_knn(R, 10, cell_size=50)
+    reported = float(str(caught[0].message).split("finds ")[1].split(" ")[0])
+    assert reported < 0.9 and abs(recall(capped[sample], truth) - reported) < 0.002
+    again, _ = ivf.ivf_knn(R, 10, cell_size=50, n_probe=6)  # the same search as a fixed probe count
+    assert np.array_equal(capped, again)
+
+
 @numba.njit
 def user_l1(x, y):
     acc = 0.0
@@ -220,3 +240,15 @@ def test_new_searches_same_bytes_on_one_and_two_threads():
         assert run.returncode == 0, run.stderr[-2000:]
         digests.add(run.stdout.strip())
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("depth", [3, 40])  # a bounded heap (3 x 16 < 60 cells) and a partition
+def test_nearest_cells_are_the_smallest_keys_by_key_then_index(depth):
+    rng = np.random.default_rng(0)
+    products = rng.integers(-5, 5, size=(200, 60)).astype(np.float32)  # many tied keys
+    c_norms = rng.integers(0, 4, size=60).astype(np.float32)
+    keys = c_norms[None, :] - 2 * products
+    expected = np.array([np.lexsort((np.arange(60), row))[:depth] for row in keys])
+    nearest = np.empty((200, depth), dtype=np.int32)
+    ivf._nearest_cells(products, c_norms, nearest)
+    assert np.array_equal(nearest, expected)

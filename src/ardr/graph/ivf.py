@@ -17,7 +17,8 @@ The algorithm, step by step (rows R: float32, n x D; distances: squared euclidea
    ``SCAN_BUDGET_ROWS`` rows at most; a warning gives the sample's recall at the cap.
 3. **Probes per row.** Each row is compared with the rows of the p cells whose centres
    lie nearest *the row itself* (more, up to ``p + SPARE_PROBES``, when those p cells
-   hold fewer than k other rows; a row still short is searched exactly).
+   hold fewer than k other rows; a row still short is searched exactly). One pass of
+   products with the centres gives every row both its cell (the nearest) and its probes.
 4. **Blocks.** For each cell, the rows that probe it (in increasing index) are compared
    with the cell's rows by one matrix product (key = |q|^2 + |r|^2 - 2 q.r), and each
    pair is offered to the query row's max-heap of the k smallest (key, index) pairs.
@@ -79,7 +80,7 @@ def ivf_knn(R, k, *, n_probe=None, random_state=0, cell_size=CELL_SIZE, progress
     (indices int32, squared distances float32), each row sorted by (distance, index).
     ``n_probe=None`` measures the number of probes (step 2); an integer fixes it.
     ``progress(total, desc)``: a tqdm-like bar factory for the long loops (None: none)."""
-    index = _Cells(R, cell_size, random_state)
+    index = _Cells(R, cell_size, random_state, progress)
     if n_probe is None:
         sample = probe_sample(R.shape[0], random_state)
         n_probe = index.within_budget(index.measured_probes(sample, exact_rows(R, sample, k)[0]))
@@ -96,7 +97,7 @@ def candidates_in(S, k, n_candidates, sample, truth, *, random_state=0, cell_siz
     """``n_candidates`` euclidean candidates per row of S for a search whose true k nearest
     neighbours are measured elsewhere (``truth`` of the rows ``sample``); None when S
     cannot find ``TARGET_RECALL`` of them."""
-    index = _Cells(S, cell_size, random_state)
+    index = _Cells(S, cell_size, random_state, progress)
     n_probe = index.measured_probes(sample, truth, n_candidates=n_candidates)
     if n_probe is None:
         return None
@@ -121,29 +122,29 @@ def projected_ivf_knn(R, k, *, random_state=0, n_dims=PROJECTED_DIMS, cell_size=
 class _Cells:
     """Steps 1-5 over the rows S (float32)."""
 
-    def __init__(self, S, cell_size, seed):
+    def __init__(self, S, cell_size, seed, progress=None):
         self.S = S
         n = S.shape[0]
         self.n_cells = max(1, min(MAX_CELLS, int(round(n / cell_size))))
-        self.centres = _kmeans(S, self.n_cells, seed)
+        self.centres = _kmeans(S, self.n_cells, seed, progress)
+        self.c_norms = np.einsum("ij,ij->i", self.centres, self.centres)
         self.norms = np.einsum("ij,ij->i", S, S)
-        self.cell = _nearest_centre(S, self.centres)
-        order = np.argsort(self.cell, kind="stable").astype(np.int32)
-        starts = np.searchsorted(self.cell[order], np.arange(self.n_cells + 1))
-        self.members = [order[starts[c]:starts[c + 1]] for c in range(self.n_cells)]
-        self.sizes = np.diff(starts)
+        # Each row's cell, its nearest centre, is found in the search with the row's probes:
+        # the rows' products with the centres are the search's largest cost before its
+        # blocks (10M rows x 8,192 centres: ~2 min), so they are computed once.
 
     def measured_probes(self, sample, truth, n_candidates=None):
         """Step 2: the fewest probes with which the search finds ``TARGET_RECALL`` of the
         true neighbours ``truth`` of the rows ``sample`` (None when it cannot, at any
         probe count, because they are not among the ``n_candidates`` nearest in S)."""
         S = self.S
-        c_norms = np.einsum("ij,ij->i", self.centres, self.centres)
-        gaps = c_norms[None, :] - 2.0 * (S[sample] @ self.centres.T)
+        gaps = self.c_norms[None, :] - 2.0 * (S[sample] @ self.centres.T)
         ranked = np.lexsort((np.broadcast_to(np.arange(self.n_cells), gaps.shape), gaps), axis=1)
         position = np.empty_like(ranked)
         np.put_along_axis(position, ranked, np.arange(self.n_cells)[None, :], axis=1)
-        needed = np.take_along_axis(position, self.cell[truth], axis=1)  # probes that reach each neighbour
+        rows, at = np.unique(truth, return_inverse=True)
+        cells = _nearest_centre(S[rows], self.centres)[at].reshape(truth.shape)
+        needed = np.take_along_axis(position, cells, axis=1)  # probes that reach each neighbour
         if n_candidates is not None:
             candidates, _ = exact_rows(S, sample, n_candidates)
             kept = (truth[:, :, None] == candidates[:, None, :]).any(axis=2)
@@ -175,7 +176,13 @@ class _Cells:
         S, n = self.S, self.S.shape[0]
         n_probe = min(n_probe, self.n_cells)
         depth = min(self.n_cells, n_probe + SPARE_PROBES)
-        probes = self._probes(n_probe, depth, k)
+        with progress_bar(progress, n, f"kNN cells and probes ({depth} nearest of {self.n_cells} centres)") as bar:
+            probes = self._nearest(depth, bar.update)
+        order = np.argsort(probes[:, 0], kind="stable").astype(np.int32)  # rows by cell, in increasing order
+        starts = np.searchsorted(probes[order, 0], np.arange(self.n_cells + 1))
+        members = [order[starts[c]:starts[c + 1]] for c in range(self.n_cells)]
+        del order
+        _cut_probes(probes, np.diff(starts), n_probe, k)
         heap_key = np.full((n, k), np.inf, dtype=np.float32)
         heap_index = np.full((n, k), _NO_INDEX, dtype=np.int32)
         tops = np.full(n, np.inf, dtype=np.float32)
@@ -187,7 +194,7 @@ class _Cells:
         products = np.empty(_BLOCK_ELEMENTS, dtype=np.float32)
         with progress_bar(progress, self.n_cells, f"kNN search ({self.n_cells} cells, {n_probe} probes)") as bar:
             for c in range(self.n_cells):
-                rows, cols = rows_of_cell[starts[c]:starts[c + 1]], self.members[c]
+                rows, cols = rows_of_cell[starts[c]:starts[c + 1]], members[c]
                 if len(rows) and len(cols):
                     block = S[cols].T
                     step = max(1, _BLOCK_ELEMENTS // max(len(cols), S.shape[1]))
@@ -205,45 +212,71 @@ class _Cells:
         sort_rows_in_place(heap_key, heap_index)
         return heap_index, np.maximum(heap_key, 0.0, out=heap_key)
 
-    def _probes(self, n_probe, depth, k):
-        """Each row's nearest ``depth`` centres, cut after ``n_probe`` or, if those hold
-        fewer than k other rows, after enough to hold them (-1: not probed)."""
+    def _nearest(self, depth, advance=None):
+        """Each row's ``depth`` nearest centres by (key, index), key |c|^2 - 2 r.c."""
         S, n = self.S, self.S.shape[0]
-        c_norms = np.einsum("ij,ij->i", self.centres, self.centres)
-        probes = np.empty((n, depth), dtype=np.int32)
+        nearest = np.empty((n, depth), dtype=np.int32)
         step = max(1, _BLOCK_ELEMENTS // self.n_cells)
         products = np.empty((min(n, step), self.n_cells), dtype=np.float32)  # reused: see search
         for s in range(0, n, step):
             block = np.matmul(S[s:s + step], self.centres.T, out=products[:min(n, s + step) - s])
-            _nearest_cells(block, c_norms, self.sizes, n_probe, k, probes[s:s + step])
-        return probes
+            _nearest_cells(block, self.c_norms, nearest[s:s + step])
+            if advance is not None:
+                advance(len(block))
+        return nearest
 
 
 @numba.njit(parallel=True, cache=True)
-def _nearest_cells(products, c_norms, sizes, n_probe, k, probes):
-    """``_Cells._probes`` for a block of rows: each row's cells by (key, index), key
-    |c|^2 - 2 r.c, kept while fewer than ``n_probe`` or while those kept hold fewer
-    than k other rows; the rest -1. The ``depth`` nearest are kept in a bounded max-heap
-    (a key that does not beat its top costs one comparison: at 8,192 cells ~5x faster
-    than a partition of every row's keys), then sorted."""
+def _nearest_cells(products, c_norms, nearest):
+    """``_Cells._nearest`` for a block of rows: the ``depth`` smallest keys of each row, by
+    (key, index), sorted. Few of many (depth x 16 < cells) are kept in a bounded max-heap,
+    where a key that does not beat the top costs one comparison (1M rows, 8,192 cells,
+    depth 28: 24 s, against 72 s for a partition of every row's keys). Otherwise they are
+    selected by the depth-th smallest key (GloVe 400k, 1,562 cells, depth 192: the
+    partition takes 8.6 s, the heap 11.4 s)."""
     two = np.float32(2.0)
     n_cells = products.shape[1]
-    depth = probes.shape[1]
+    depth = nearest.shape[1]
+    by_heap = depth * 16 < n_cells
     for row in numba.prange(products.shape[0]):
         key = np.full(depth, np.inf, dtype=np.float32)
         index = np.full(depth, _NO_INDEX, dtype=np.int32)
-        top = key[0]
-        for c in range(n_cells):
-            value = c_norms[c] - two * products[row, c]
-            if value <= top and before(value, c, top, index[0]):
-                replace_top(key, index, value, c)
-                top = key[0]
+        if by_heap:
+            top = key[0]
+            for c in range(n_cells):
+                value = c_norms[c] - two * products[row, c]
+                if value <= top and before(value, c, top, index[0]):
+                    replace_top(key, index, value, c)
+                    top = key[0]
+        else:
+            keys = np.empty(n_cells, dtype=np.float32)
+            for c in range(n_cells):
+                keys[c] = c_norms[c] - two * products[row, c]
+            cut = np.partition(keys, depth - 1)[depth - 1]
+            kept = 0
+            for c in range(n_cells):  # the keys below the cut, then ties at it by index
+                if keys[c] < cut:
+                    key[kept] = keys[c]
+                    index[kept] = c
+                    kept += 1
+            for c in range(n_cells):
+                if kept < depth and keys[c] == cut:
+                    key[kept] = keys[c]
+                    index[kept] = c
+                    kept += 1
         sort_one_row(key, index)
+        nearest[row] = index
+
+
+@numba.njit(parallel=True, cache=True)
+def _cut_probes(probes, sizes, n_probe, k):
+    """Each row's nearest cells (in place) kept while fewer than ``n_probe`` or while those
+    kept hold fewer than k other rows; the rest -1."""
+    for row in numba.prange(probes.shape[0]):
         held = -1  # other rows in the cells kept so far (the row's own cell holds the row)
-        for p in range(depth):
+        for p in range(probes.shape[1]):
             if p < n_probe or held < k:
-                probes[row, p] = index[p]
-                held += sizes[index[p]]
+                held += sizes[probes[row, p]]
             else:
                 probes[row, p] = -1
 
@@ -286,20 +319,27 @@ def exact_rows(R, rows, k):
     return index, np.maximum(key, 0.0, out=key)
 
 
-def _kmeans(R, n_cells, seed):
+def _kmeans(R, n_cells, seed, progress=None):
     """Lloyd's k-means on a seeded sample; empty cells keep their centre."""
     rng = np.random.default_rng(seed)
     n = R.shape[0]
     sample = R[np.sort(rng.choice(n, min(n, n_cells * KMEANS_SAMPLE_PER_CELL), replace=False))]
     centres = sample[np.sort(rng.choice(sample.shape[0], n_cells, replace=False))].astype(np.float32)
-    for _ in range(KMEANS_ITERATIONS):
-        label = _nearest_centre(sample, centres)
-        members = sp.csr_matrix((np.ones(len(label)), (label, np.arange(len(label)))),
-                                shape=(n_cells, len(label)))
-        sums = members @ sample.astype(np.float64)
-        counts = np.bincount(label, minlength=n_cells)
-        filled = counts > 0
-        centres[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
+    with progress_bar(progress, KMEANS_ITERATIONS, f"kNN k-means ({n_cells} cells)") as bar:
+        for _ in range(KMEANS_ITERATIONS):
+            centres = _lloyd_step(sample, centres, n_cells)
+            bar.update(1)
+    return centres
+
+
+def _lloyd_step(sample, centres, n_cells):
+    """One Lloyd iteration: each centre moves to the mean of its sample rows."""
+    label = _nearest_centre(sample, centres)
+    members = sp.csr_matrix((np.ones(len(label)), (label, np.arange(len(label)))), shape=(n_cells, len(label)))
+    sums = members @ sample.astype(np.float64)
+    counts = np.bincount(label, minlength=n_cells)
+    filled = counts > 0
+    centres[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
     return centres
 
 
@@ -307,7 +347,8 @@ def _nearest_centre(R, centres):
     """Each row's nearest centre (key |c|^2 - 2 r.c; ties: lowest index). The products go
     to one buffer reused block after block and the argmin is compiled: numpy's
     ``c_norms - 2 * (block @ C.T)`` made three fresh 256 MB arrays per block, and at
-    10M rows x 8,192 centres their page faults cost more than the products (7 min)."""
+    10M rows x 8,192 centres their page faults cost more than the products (7 min for
+    this and k-means). k-means' sample and the probe sample's neighbours use it."""
     c_norms = np.einsum("ij,ij->i", centres, centres)
     n, n_cells = R.shape[0], centres.shape[0]
     label = np.empty(n, dtype=np.int64)
