@@ -131,7 +131,7 @@ class _Cells:
         self.norms = np.einsum("ij,ij->i", S, S)
         # Each row's cell, its nearest centre, is found in the search with the row's probes:
         # the rows' products with the centres are the search's largest cost before its
-        # blocks (10M rows x 8,192 centres: ~2 min), so they are computed once.
+        # blocks (10M rows x 8,192 centres: ~4 min a pass), so they are computed once.
 
     def measured_probes(self, sample, truth, n_candidates=None):
         """Step 2: the fewest probes with which the search finds ``TARGET_RECALL`` of the
