@@ -177,7 +177,7 @@ class _Cells:
         n_probe = min(n_probe, self.n_cells)
         depth = min(self.n_cells, n_probe + SPARE_PROBES)
         with progress_bar(progress, n, f"kNN cells and probes ({depth} nearest of {self.n_cells} centres)") as bar:
-            probes = self._nearest(depth, bar.update)
+            probes = _nearest_centres(S, self.centres, self.c_norms, depth, bar.update)
         order = np.argsort(probes[:, 0], kind="stable").astype(np.int32)  # rows by cell, in increasing order
         starts = np.searchsorted(probes[order, 0], np.arange(self.n_cells + 1))
         members = [order[starts[c]:starts[c + 1]] for c in range(self.n_cells)]
@@ -212,23 +212,10 @@ class _Cells:
         sort_rows_in_place(heap_key, heap_index)
         return heap_index, np.maximum(heap_key, 0.0, out=heap_key)
 
-    def _nearest(self, depth, advance=None):
-        """Each row's ``depth`` nearest centres by (key, index), key |c|^2 - 2 r.c."""
-        S, n = self.S, self.S.shape[0]
-        nearest = np.empty((n, depth), dtype=np.int32)
-        step = max(1, _BLOCK_ELEMENTS // self.n_cells)
-        products = np.empty((min(n, step), self.n_cells), dtype=np.float32)  # reused: see search
-        for s in range(0, n, step):
-            block = np.matmul(S[s:s + step], self.centres.T, out=products[:min(n, s + step) - s])
-            _nearest_cells(block, self.c_norms, nearest[s:s + step])
-            if advance is not None:
-                advance(len(block))
-        return nearest
-
 
 @numba.njit(parallel=True, cache=True)
 def _nearest_cells(products, c_norms, nearest):
-    """``_Cells._nearest`` for a block of rows: the ``depth`` smallest keys of each row, by
+    """``_nearest_centres`` for a block of rows: the ``depth`` smallest keys of each row, by
     (key, index), sorted. Few of many (depth x 16 < cells) are kept in a bounded max-heap,
     where a key that does not beat the top costs one comparison (1M rows, 8,192 cells,
     depth 28: 24 s, against 72 s for a partition of every row's keys). Otherwise they are
@@ -344,33 +331,27 @@ def _lloyd_step(sample, centres, n_cells):
 
 
 def _nearest_centre(R, centres):
-    """Each row's nearest centre (key |c|^2 - 2 r.c; ties: lowest index). The products go
-    to one buffer reused block after block and the argmin is compiled: numpy's
-    ``c_norms - 2 * (block @ C.T)`` made three fresh 256 MB arrays per block, and at
-    10M rows x 8,192 centres their page faults cost more than the products (7 min for
-    this and k-means). k-means' sample and the probe sample's neighbours use it."""
-    c_norms = np.einsum("ij,ij->i", centres, centres)
+    """Each row's nearest centre (key |c|^2 - 2 r.c; ties: lowest index): k-means' sample
+    and the probe sample's neighbours."""
+    return _nearest_centres(R, centres, np.einsum("ij,ij->i", centres, centres), 1)[:, 0]
+
+
+def _nearest_centres(R, centres, c_norms, depth, advance=None):
+    """Each row's ``depth`` nearest centres by (key, index), key |c|^2 - 2 r.c. The
+    products go to one buffer reused block after block and the selection is compiled:
+    numpy's ``c_norms - 2 * (block @ C.T)`` made three fresh 256 MB arrays per block, and
+    at 10M rows x 8,192 centres their page faults cost more than the products (7 min
+    for the assignment and k-means). ``advance(rows)`` after each block (a progress bar)."""
     n, n_cells = R.shape[0], centres.shape[0]
-    label = np.empty(n, dtype=np.int64)
+    nearest = np.empty((n, depth), dtype=np.int32)
     step = max(1, _BLOCK_ELEMENTS // n_cells)
     products = np.empty((min(n, step), n_cells), dtype=np.float32)
     for s in range(0, n, step):
         block = np.matmul(R[s:s + step], centres.T, out=products[:min(n, s + step) - s])
-        _argmin_keys(block, c_norms, label[s:s + step])
-    return label
-
-
-@numba.njit(parallel=True, cache=True)
-def _argmin_keys(products, c_norms, label):
-    """``label[row]``: the first c of the smallest key ``c_norms[c] - 2 products[row, c]``."""
-    two = np.float32(2.0)
-    for row in numba.prange(products.shape[0]):
-        best, at = np.float32(np.inf), 0
-        for c in range(products.shape[1]):
-            key = c_norms[c] - two * products[row, c]
-            if key < best:
-                best, at = key, c
-        label[row] = at
+        _nearest_cells(block, c_norms, nearest[s:s + step])
+        if advance is not None:
+            advance(len(block))
+    return nearest
 
 
 def rerank(R, candidates, k):
